@@ -1,0 +1,512 @@
+// The public layers: DSConv2d (integer weights, BFP activations) and Conv2d (float32 baseline).
+// Both share one forward path: copy the input into wasm memory once, per image bring it to NHWC,
+// run the kernel over the indirection buffer, apply the epilogue into the output in the caller's
+// layout, and copy the output out once.
+import {
+  type ConvOptions, type Geometry, type InputShape, type Plan,
+  parseGeometry, parseBias, plan, indirection, isDepthwise,
+} from './geometry.js';
+import { type Blocks, TILE_M, TILE_N, blocks, roundUp, packDsconv, packFloat, packDepthwise } from './pack.js';
+import { type BlockMode, type QuantizedWeights, quantizeWeights, packInts, unpackInts, packedWeightBytes } from './quantize.js';
+import { Scratch } from './memory.js';
+import { type Runtime, rt } from './wasm.js';
+import { int, oneOf, float32Array, object, checkFinite, describe } from './validate.js';
+import { encodeLayer, decodeLayer } from './serialize.js';
+
+/** Per-call work sizes a layer tells the shared forward path. */
+interface Work {
+  imageStride: number;  // floats per pixel of the NHWC image the kernel reads
+  zeroBytes: number;    // bytes the padding taps may read
+  pixelMultiple: number; // output pixels per kernel tile
+}
+
+abstract class ConvLayer {
+  readonly geometry: Readonly<Geometry>;
+  protected readonly bias?: Float32Array;
+  protected gamma?: Float32Array;
+  protected delta?: Float32Array;
+  private disposed = false;
+  private readonly owned: number[] = [];
+  private readonly indir: Scratch;
+  private indirKey = '';
+  private epilogue = 0; // scale[outChannels] then shift[outChannels]
+
+  protected constructor(g: Geometry, bias: Float32Array | undefined) {
+    this.geometry = g;
+    this.bias = bias && bias.slice();
+    this.indir = new Scratch(rt().heap);
+  }
+
+  /** [outHeight, outWidth] for an input of height x width. */
+  outputSize(height: number, width: number): [number, number] {
+    this.live();
+    const p = plan(this.geometry, new Float32Array(this.geometry.inChannels * height * width), { height, width });
+    return [p.outHeight, p.outWidth];
+  }
+
+  /**
+   * Runs the layer on `input` (float32, `shape.layout`, default NCHW) and returns a new
+   * Float32Array of batch x outChannels x outHeight x outWidth in `shape.outputLayout`
+   * (default: the input's layout). The input is not modified.
+   */
+  forward(input: Float32Array, shape: InputShape): Float32Array {
+    const r = this.live();
+    const g = this.geometry;
+    const p = plan(g, input, shape);
+    const hw = p.height * p.width;
+    const npix = p.outHeight * p.outWidth;
+    const work = this.work();
+    const rows = roundUp(npix, work.pixelMultiple);
+    const s = r.scratch;
+
+    // Allocate first: growing memory detaches views, so data moves only after this point.
+    const inPtr = s.input.ensure(input.byteLength);
+    const outLen = p.batch * g.outChannels * npix;
+    const outPtr = s.output.ensure(outLen * 4);
+    const direct = p.layout === 'NHWC' && work.imageStride === g.inChannels;
+    const imagePtr = direct ? 0 : s.image.ensure(hw * work.imageStride * 4);
+    const indirPtr = this.indirection(r, p, work.pixelMultiple);
+    const zero = r.zeros(work.zeroBytes);
+    const acc = this.allocate(r, hw, rows);
+    const epi = this.epilogueBuffer(r);
+
+    r.f32(inPtr, input.length).set(input);
+    checkFinite('input', input, r.k.find_nonfinite_f32(inPtr, input.length));
+    const imageBytes = hw * g.inChannels * 4;
+    for (let n = 0; n < p.batch; n++) {
+      const src = inPtr + n * imageBytes;
+      let image = src;
+      if (p.layout === 'NCHW') {
+        r.k.transpose_f32(src, g.inChannels, hw, imagePtr, work.imageStride);
+        image = imagePtr;
+      } else if (!direct) {
+        r.k.repack_f32(src, hw, g.inChannels, g.inChannels, imagePtr, work.imageStride);
+        image = imagePtr;
+      }
+      this.run(r, image, work.imageStride, hw, indirPtr, rows, zero);
+      const dst = outPtr + n * g.outChannels * npix * 4;
+      const nchw = p.outputLayout === 'NCHW';
+      const [lo, hi] = g.activation === 'relu' ? [0, Infinity] : g.activation === 'relu6' ? [0, 6] : [-Infinity, Infinity];
+      const { stride, groupStride, groupChannels, calls } = this.accLayout();
+      for (let c = 0; c < calls; c++) {
+        const ch = c * groupChannels;
+        r.k.epilogue_f32(acc + c * groupStride * 4, stride, npix, groupChannels,
+          dst + (nchw ? ch * npix : ch) * 4, nchw ? 1 : g.outChannels, nchw ? npix : 1,
+          epi + ch * 4, epi + (g.outChannels + ch) * 4, lo, hi);
+      }
+    }
+    return r.f32(outPtr, outLen).slice();
+  }
+
+  /** Frees the layer's wasm memory; any later call throws. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    const r = rt();
+    for (const ptr of this.owned) r.heap.release(ptr);
+    this.owned.length = 0;
+    this.indir.dispose();
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /** Bytes of wasm memory this layer keeps between calls (weights, scales, epilogue, indirection). */
+  get residentBytes(): number {
+    this.live();
+    return this.ownedBytes + this.indir.size;
+  }
+
+  protected ownedBytes = 0;
+
+  protected live(): Runtime {
+    if (this.disposed) throw new TypeError(`this ${this.constructor.name} has been disposed; create a new layer`);
+    return rt();
+  }
+
+  /** Copies `data` into wasm memory for the layer's lifetime. */
+  protected keep(data: ArrayBufferView): number {
+    const ptr = rt().upload(data);
+    this.owned.push(ptr);
+    this.ownedBytes += data.byteLength;
+    return ptr;
+  }
+
+  protected setAffine(gamma: Float32Array | undefined, delta: Float32Array | undefined): void {
+    this.gamma = gamma && gamma.slice();
+    this.delta = delta && delta.slice();
+    this.epilogue = 0; // rebuilt on the next call
+  }
+
+  private epilogueBuffer(r: Runtime): number {
+    const c = this.geometry.outChannels;
+    if (this.epilogue === 0) {
+      const e = new Float32Array(2 * c);
+      for (let o = 0; o < c; o++) {
+        const gm = this.gamma ? this.gamma[o] : 1;
+        e[o] = gm;
+        e[c + o] = gm * (this.bias ? this.bias[o] : 0) + (this.delta ? this.delta[o] : 0);
+      }
+      const i = this.owned.indexOf(this.epilogue);
+      if (i >= 0) this.owned.splice(i, 1);
+      this.epilogue = r.heap.alloc(e.byteLength);
+      this.owned.push(this.epilogue);
+      r.f32(this.epilogue, e.length).set(e);
+    }
+    return this.epilogue;
+  }
+
+  private indirection(r: Runtime, p: Plan, multiple: number): number {
+    const key = `${p.height},${p.width},${p.pad}`;
+    if (key !== this.indirKey) {
+      const ind = indirection(this.geometry, p, multiple);
+      const ptr = this.indir.ensure(ind.byteLength);
+      r.i32(ptr, ind.length).set(ind);
+      this.indirKey = key;
+    }
+    return this.indir.ptr;
+  }
+
+  protected abstract work(): Work;
+  /** Allocates the per-call scratch the kernels need; returns the accumulator pointer. */
+  protected abstract allocate(r: Runtime, hw: number, rows: number): number;
+  /** Runs the kernels on one NHWC image into the accumulator. */
+  protected abstract run(r: Runtime, image: number, imageStride: number, hw: number, indir: number, rows: number, zero: number): void;
+  protected abstract accLayout(): { stride: number; groupStride: number; groupChannels: number; calls: number };
+
+  /** Accumulator layout of the tiled kernels: [rows][groups][outputs padded to 8]. */
+  protected tiledAccLayout() {
+    const g = this.geometry;
+    const padded = roundUp(g.groupOutputs, TILE_N);
+    return { stride: g.groups * padded, groupStride: padded, groupChannels: g.groupOutputs, calls: g.groups };
+  }
+
+  /** Accumulator layout of the depthwise kernels: [pixels][channels padded to 4]. */
+  protected depthwiseAccLayout() {
+    const c = this.geometry.outChannels;
+    return { stride: roundUp(c, 4), groupStride: 0, groupChannels: c, calls: 1 };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** DSConv options: the convolution's plus the quantization's. */
+export interface DSConvOptions extends ConvOptions {
+  /** Weight bits b, 2..8. Default 4. */
+  bits?: number;
+  /** Block size B (input channels per scale), >= 1. Default 32. */
+  blockSize?: number;
+  /** Activation mantissa bits m (sign included), 2..8. Default 8. */
+  mantissaBits?: number;
+  /**
+   * Weight blocks of a depthwise layer (one input channel per group): 'channels' (default, one
+   * scale per weight, as the paper) or 'taps' (one scale per output channel over its kh x kw taps).
+   */
+  depthwiseBlocks?: BlockMode;
+  /** CDS: per-output-channel affine y' = gamma * y + delta after the bias. Float32Array[outChannels]. */
+  gamma?: Float32Array;
+  delta?: Float32Array;
+}
+
+/** Quantization settings of a DSConv2d, after defaults. */
+export interface Quantization {
+  bits: number;
+  blockSize: number;
+  mantissaBits: number;
+  blockMode: BlockMode;
+  nBlocks: number;
+}
+
+/** Storage of the quantized weights at rest (what toBytes writes for them). */
+export interface WeightBytes {
+  /** Packed VQK: two per byte for bits <= 4, else one per byte. */
+  packed: number;
+  /** KDS: one float32 per block. */
+  scales: number;
+  total: number;
+  /** The same weights as float32. */
+  float32: number;
+}
+
+export class DSConv2d extends ConvLayer {
+  readonly quantization: Readonly<Quantization>;
+  private readonly packedQ: Uint8Array;
+  private readonly kds: Float32Array;
+  private readonly b: Blocks;
+  private readonly depthwise: boolean;
+  private readonly wPtr: number;
+  private readonly xiPtr: number;
+  private readonly groupWeightBytes: number;
+  private readonly groupXiFloats: number;
+
+  private constructor(g: Geometry, bias: Float32Array | undefined, qz: Quantization, qw: QuantizedWeights) {
+    super(g, bias);
+    this.quantization = qz;
+    this.packedQ = packInts(qw.q, qz.bits);
+    this.kds = qw.scales.slice();
+    this.depthwise = isDepthwise(g);
+    this.b = this.depthwise ? { blockLen: 1, nBlocks: 1, paddedLen: 4 } : blocks(g, qz.blockSize);
+    if (this.depthwise) {
+      const cp = roundUp(g.outChannels, 4);
+      this.wPtr = this.keep(packDepthwise(g, qw.q, (n) => new Int8Array(n)));
+      let xi: Float32Array;
+      if (qz.blockMode === 'taps') {
+        xi = new Float32Array(cp);
+        xi.set(qw.scales);
+      } else {
+        xi = packDepthwise(g, qw.scales, (n) => new Float32Array(n));
+      }
+      this.xiPtr = this.keep(xi);
+      this.groupWeightBytes = 0;
+      this.groupXiFloats = 0;
+    } else {
+      const packed = packDsconv(g, this.b, qw.q, qw.scales, qz.blockMode, qz.bits <= 4);
+      this.wPtr = this.keep(packed.weights);
+      this.xiPtr = this.keep(packed.xi);
+      this.groupWeightBytes = packed.groupWeightBytes;
+      this.groupXiFloats = packed.groupXiFloats;
+    }
+  }
+
+  /** Quantizes float32 OIHW weights ([outChannels][inChannels/groups][kh][kw]) into a layer. */
+  static fromFloat(weights: Float32Array, options: DSConvOptions): DSConv2d {
+    rt();
+    const { g, bias, qz, gamma, delta } = parseDsconvOptions(options);
+    float32Array('weights', weights, weightCount(g), weightShape(g));
+    const qw = quantizeWeights(weights, shapeOf(g), qz.bits, qz.blockSize, qz.blockMode);
+    const layer = new DSConv2d(g, bias, { ...qz, nBlocks: qw.nBlocks }, qw);
+    layer.setAffine(gamma, delta);
+    return layer;
+  }
+
+  /**
+   * Builds a layer from already quantized weights: `q` (Int8Array, OIHW, values in
+   * [-2^(bits-1), 2^(bits-1)-1]) and `scales` (KDS, [outChannels][nBlocks][kh][kw], or
+   * [outChannels] for depthwiseBlocks 'taps'). For scales fitted elsewhere, e.g. by calibration.
+   */
+  static fromQuantized(weights: { q: Int8Array; scales: Float32Array }, options: DSConvOptions): DSConv2d {
+    rt();
+    const { g, bias, qz, gamma, delta } = parseDsconvOptions(options);
+    const w = object('weights', weights);
+    if (!(w.q instanceof Int8Array)) throw new TypeError(`weights.q must be an Int8Array of length ${weightCount(g)} (${weightShape(g)}), got ${describe(w.q)}`);
+    if (w.q.length !== weightCount(g)) throw new RangeError(`weights.q must have length ${weightCount(g)} (${weightShape(g)}), got ${w.q.length}`);
+    const lo = -(2 ** (qz.bits - 1));
+    const hi = 2 ** (qz.bits - 1) - 1;
+    const bad = w.q.findIndex((v) => v < lo || v > hi);
+    if (bad >= 0) throw new RangeError(`weights.q[${bad}] = ${w.q[bad]} is outside [${lo}, ${hi}] for bits = ${qz.bits}`);
+    const nBlocks = qz.blockMode === 'taps' ? 1 : Math.ceil(g.groupChannels / qz.blockSize);
+    const nScales = qz.blockMode === 'taps' ? g.outChannels : g.outChannels * nBlocks * g.kh * g.kw;
+    const scales = float32Array('weights.scales', w.scales, nScales,
+      qz.blockMode === 'taps' ? '[outChannels]' : `[outChannels][${nBlocks}][kh][kw]`);
+    const badScale = scales.findIndex((v) => !Number.isFinite(v));
+    if (badScale >= 0) throw new RangeError(`weights.scales[${badScale}] is ${scales[badScale]}; expected finite values`);
+    const layer = new DSConv2d(g, bias, { ...qz, nBlocks }, { q: w.q, scales, nBlocks });
+    layer.setAffine(gamma, delta);
+    return layer;
+  }
+
+  /** Restores a layer written by toBytes(); a truncated, corrupt or foreign blob is a RangeError. */
+  static fromBytes(bytes: Uint8Array): DSConv2d {
+    rt();
+    const d = decodeLayer(bytes);
+    const g = parseGeometry(d.options);
+    const count = weightCount(g);
+    const q = unpackInts(d.packedQ, count, d.quantization.bits);
+    return DSConv2d.fromQuantized({ q, scales: d.scales }, d.options);
+  }
+
+  /** Serialises shapes, options, packed VQK, KDS, bias and CDS with a header and a CRC-32. */
+  toBytes(): Uint8Array {
+    this.live();
+    return encodeLayer({ options: this.options(), quantization: this.quantization, packedQ: this.packedQ, scales: this.kds });
+  }
+
+  /** The layer's options as given (after defaults): enough to rebuild it with fromQuantized. */
+  options(): DSConvOptions {
+    const g = this.geometry;
+    const q = this.quantization;
+    return {
+      inChannels: g.inChannels, outChannels: g.outChannels, kernelSize: [g.kh, g.kw], stride: [...g.stride],
+      padding: g.padding === 'same' ? 'same' : [...g.padding], dilation: [...g.dilation], groups: g.groups,
+      activation: g.activation, bias: this.bias?.slice(), gamma: this.gamma?.slice(), delta: this.delta?.slice(),
+      bits: q.bits, blockSize: q.blockSize, mantissaBits: q.mantissaBits, depthwiseBlocks: q.blockMode,
+    };
+  }
+
+  /** A copy of the VQK (Int8Array, OIHW) and KDS. */
+  get weights(): QuantizedWeights {
+    this.live();
+    const q = unpackInts(this.packedQ, weightCount(this.geometry), this.quantization.bits);
+    return { q, scales: this.kds.slice(), nBlocks: this.quantization.nBlocks };
+  }
+
+  get weightBytes(): WeightBytes {
+    const n = weightCount(this.geometry);
+    const packed = packedWeightBytes(n, this.quantization.bits);
+    return { packed, scales: this.kds.byteLength, total: packed + this.kds.byteLength, float32: n * 4 };
+  }
+
+  /** Sets (or with no arguments clears) the CDS affine gamma * y + delta, per output channel. */
+  setCDS(gamma?: Float32Array, delta?: Float32Array): void {
+    this.live();
+    const c = this.geometry.outChannels;
+    this.setAffine(
+      gamma === undefined ? undefined : float32Array('gamma', gamma, c, '[outChannels]'),
+      delta === undefined ? undefined : float32Array('delta', delta, c, '[outChannels]'));
+  }
+
+  protected work(): Work {
+    const g = this.geometry;
+    if (this.depthwise) return { imageStride: g.inChannels, zeroBytes: roundUp(g.inChannels, 4) * 4, pixelMultiple: 1 };
+    return { imageStride: g.inChannels, zeroBytes: this.b.nBlocks * this.b.paddedLen * 2, pixelMultiple: TILE_M };
+  }
+
+  protected allocate(r: Runtime, hw: number, rows: number): number {
+    const g = this.geometry;
+    const s = r.scratch;
+    if (this.depthwise) {
+      const cp = roundUp(g.inChannels, 4);
+      s.mant.ensure(hw * cp * 4);
+      return s.acc.ensure(rows * cp * 4);
+    }
+    const slots = g.groups * this.b.nBlocks;
+    s.mant.ensure(hw * slots * this.b.paddedLen * 2);
+    s.scale.ensure(hw * slots * 4);
+    return s.acc.ensure(rows * this.tiledAccLayout().stride * 4);
+  }
+
+  protected run(r: Runtime, image: number, imageStride: number, hw: number, indir: number, rows: number, zero: number): void {
+    const g = this.geometry;
+    const k = r.k;
+    const s = r.scratch;
+    const m = this.quantization.mantissaBits;
+    const taps = g.kh * g.kw;
+    if (this.depthwise) {
+      const cp = roundUp(g.inChannels, 4);
+      k.bfp_dequant_c1(image, hw, imageStride, g.inChannels, m, s.mant.ptr, cp);
+      k.dsconv_dw_1x4_q8(indir, rows, taps, s.mant.ptr, cp, zero, cp, this.wPtr, this.xiPtr,
+        this.quantization.blockMode === 'taps' ? 0 : cp, s.acc.ptr, cp);
+      return;
+    }
+    const { blockLen, nBlocks, paddedLen } = this.b;
+    const slots = g.groups * nBlocks;
+    k.bfp_quantize_nhwc(image, hw, imageStride, g.groups, g.groupChannels, blockLen, nBlocks, m,
+      s.mant.ptr, slots * paddedLen, paddedLen, s.scale.ptr);
+    const kernel = this.quantization.bits <= 4 ? k.dsconv_4x8c2_dot16_q4 : k.dsconv_4x8c2_dot16_q8;
+    const acc = this.tiledAccLayout();
+    const nTiles = acc.groupStride / TILE_N;
+    for (let grp = 0; grp < g.groups; grp++) {
+      kernel(indir, rows, taps,
+        s.mant.ptr + grp * nBlocks * paddedLen * 2, slots * paddedLen,
+        s.scale.ptr + grp * nBlocks * 4, slots, zero, zero, nBlocks, paddedLen,
+        this.wPtr + grp * this.groupWeightBytes, this.xiPtr + grp * this.groupXiFloats * 4,
+        nTiles, s.acc.ptr + grp * acc.groupStride * 4, acc.stride);
+    }
+  }
+
+  protected accLayout() {
+    return this.depthwise ? this.depthwiseAccLayout() : this.tiledAccLayout();
+  }
+}
+
+function parseDsconvOptions(options: DSConvOptions) {
+  const g = parseGeometry(options);
+  const o = options as unknown as Record<string, unknown>;
+  const bits = int('options.bits', o.bits ?? 4, 2, 8);
+  const blockSize = int('options.blockSize', o.blockSize ?? 32, 1, 65536);
+  const mantissaBits = int('options.mantissaBits', o.mantissaBits ?? 8, 2, 8);
+  const blockMode = oneOf('options.depthwiseBlocks', o.depthwiseBlocks ?? 'channels', ['channels', 'taps'] as const);
+  if (blockMode === 'taps' && g.groupChannels !== 1) {
+    throw new RangeError(`options.depthwiseBlocks 'taps' needs a depthwise layer (groups = inChannels), got groups = ${g.groups} with inChannels = ${g.inChannels}`);
+  }
+  const affine = (name: string) => o[name] === undefined ? undefined : float32Array(`options.${name}`, o[name], g.outChannels, '[outChannels]');
+  return {
+    g, bias: parseBias(g, o.bias), gamma: affine('gamma'), delta: affine('delta'),
+    qz: { bits, blockSize, mantissaBits, blockMode, nBlocks: 0 },
+  };
+}
+
+function weightCount(g: Geometry): number {
+  return g.outChannels * g.groupChannels * g.kh * g.kw;
+}
+
+function weightShape(g: Geometry): string {
+  return `OIHW [${g.outChannels}][${g.groupChannels}][${g.kh}][${g.kw}]`;
+}
+
+function shapeOf(g: Geometry) {
+  return { outChannels: g.outChannels, groupChannels: g.groupChannels, kh: g.kh, kw: g.kw };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Float32 convolution with the same options and forward() as DSConv2d: the baseline. */
+export class Conv2d extends ConvLayer {
+  private readonly depthwise: boolean;
+  private readonly wPtr: number;
+  private readonly groupFloats: number;
+
+  /** Packs float32 OIHW weights ([outChannels][inChannels/groups][kh][kw]) into a layer. */
+  constructor(weights: Float32Array, options: ConvOptions) {
+    rt();
+    const g = parseGeometry(options);
+    const bias = parseBias(g, (options as unknown as Record<string, unknown>).bias);
+    float32Array('weights', weights, weightCount(g), weightShape(g));
+    const bad = weights.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new RangeError(`weights[${bad}] is ${weights[bad]}; expected finite values`);
+    super(g, bias);
+    this.depthwise = isDepthwise(g);
+    if (this.depthwise) {
+      this.wPtr = this.keep(packDepthwise(g, weights, (n) => new Float32Array(n)));
+      this.groupFloats = 0;
+    } else {
+      const packed = packFloat(g, weights);
+      this.wPtr = this.keep(packed.weights);
+      this.groupFloats = packed.groupFloats;
+    }
+  }
+
+  protected work(): Work {
+    const g = this.geometry;
+    if (this.depthwise) {
+      const cp = roundUp(g.inChannels, 4);
+      return { imageStride: cp, zeroBytes: cp * 4, pixelMultiple: 1 };
+    }
+    return { imageStride: g.inChannels, zeroBytes: g.groupChannels * 4, pixelMultiple: TILE_M };
+  }
+
+  protected allocate(r: Runtime, _hw: number, rows: number): number {
+    return r.scratch.acc.ensure(rows * this.accLayout().stride * 4);
+  }
+
+  protected run(r: Runtime, image: number, imageStride: number, _hw: number, indir: number, rows: number, zero: number): void {
+    const g = this.geometry;
+    const taps = g.kh * g.kw;
+    const acc = r.scratch.acc.ptr;
+    if (this.depthwise) {
+      r.k.dwconv_1x4_f32(indir, rows, taps, image, imageStride, zero, imageStride, this.wPtr, acc, imageStride);
+      return;
+    }
+    const a = this.tiledAccLayout();
+    for (let grp = 0; grp < g.groups; grp++) {
+      r.k.conv_4x8_f32(indir, rows, taps, image + grp * g.groupChannels * 4, imageStride, zero,
+        g.groupChannels, this.wPtr + grp * this.groupFloats * 4, a.groupStride / TILE_N,
+        acc + grp * a.groupStride * 4, a.stride);
+    }
+  }
+
+  protected accLayout() {
+    return this.depthwise ? this.depthwiseAccLayout() : this.tiledAccLayout();
+  }
+}
+
+/** One-shot float convolution: packs the weights, runs forward once, frees the layer. */
+export function conv2d(input: Float32Array, weights: Float32Array, options: ConvOptions & InputShape): Float32Array {
+  const layer = new Conv2d(weights, options);
+  try {
+    return layer.forward(input, options);
+  } finally {
+    layer.dispose();
+  }
+}

@@ -1,0 +1,105 @@
+// Weight layouts the kernels read (see the comments in assembly/conv_q.ts, conv_f32.ts and
+// dwconv.ts). Packing happens once, when a layer is made; nothing here runs per call.
+import type { Geometry } from './geometry.js';
+import type { BlockMode } from './quantize.js';
+
+/** Output channels per kernel tile. */
+export const TILE_N = 8;
+/** Output pixels per kernel tile. */
+export const TILE_M = 4;
+
+export interface Blocks {
+  blockLen: number;  // B, clipped to the group's channels
+  nBlocks: number;
+  paddedLen: number; // channels per block in the mantissa and weight layouts (multiple of 4)
+}
+
+export function blocks(g: Geometry, blockSize: number): Blocks {
+  const blockLen = Math.min(blockSize, g.groupChannels);
+  return { blockLen, nBlocks: Math.ceil(g.groupChannels / blockLen), paddedLen: Math.ceil(blockLen / 4) * 4 };
+}
+
+export function roundUp(n: number, m: number): number {
+  return Math.ceil(n / m) * m;
+}
+
+/**
+ * DSConv weights for the 4x8c2 kernels, all groups one after another: [group][tile][tap][block]
+ * then, per channel pair, 16 values (output k, channel h at 2k + h). `fourBit` stores two
+ * consecutive channel pairs per 16 bytes as nibbles w + 8; otherwise one int8 per weight.
+ * Also returns ξ per [group][tile][tap][block][8] (0 for padded outputs).
+ */
+export function packDsconv(
+  g: Geometry, b: Blocks, q: Int8Array, scales: Float32Array, mode: BlockMode, fourBit: boolean,
+): { weights: Uint8Array; xi: Float32Array; groupWeightBytes: number; groupXiFloats: number } {
+  const taps = g.kh * g.kw;
+  const nTiles = Math.ceil(g.groupOutputs / TILE_N);
+  const pairBytes = fourBit ? 8 : 16;
+  const groupWeightBytes = nTiles * taps * b.nBlocks * (b.paddedLen / 2) * pairBytes;
+  const groupXiFloats = nTiles * taps * b.nBlocks * TILE_N;
+  const weights = new Uint8Array(g.groups * groupWeightBytes);
+  if (fourBit) weights.fill(0x88); // padding weights are 0, stored as 0 + 8
+  const xi = new Float32Array(g.groups * groupXiFloats);
+  const cg = g.groupChannels;
+  for (let grp = 0; grp < g.groups; grp++) {
+    for (let k = 0; k < g.groupOutputs; k++) {
+      const o = grp * g.groupOutputs + k;
+      const tile = Math.floor(k / TILE_N);
+      const lane = k % TILE_N;
+      for (let t = 0; t < taps; t++) {
+        for (let beta = 0; beta < b.nBlocks; beta++) {
+          const slot = (tile * taps + t) * b.nBlocks + beta;
+          const xiIndex = mode === 'taps' ? o : (o * b.nBlocks + beta) * taps + t;
+          xi[grp * groupXiFloats + slot * TILE_N + lane] = scales[xiIndex];
+          const len = Math.min(b.blockLen, cg - beta * b.blockLen);
+          for (let c = 0; c < len; c++) {
+            const v = q[(o * cg + beta * b.blockLen + c) * taps + t];
+            const pair = c >> 1;
+            const at = 2 * lane + (c & 1);
+            if (fourBit) {
+              const byte = grp * groupWeightBytes + slot * (b.paddedLen / 2) * 8 + (pair >> 1) * 16 + at;
+              weights[byte] = pair & 1
+                ? (weights[byte] & 0x0f) | ((v + 8) << 4)
+                : (weights[byte] & 0xf0) | (v + 8);
+            } else {
+              weights[grp * groupWeightBytes + (slot * (b.paddedLen / 2) + pair) * 16 + at] = v & 0xff;
+            }
+          }
+        }
+      }
+    }
+  }
+  return { weights, xi, groupWeightBytes, groupXiFloats };
+}
+
+/** Float weights for conv_4x8_f32: [group][tile][tap][channel][8]. */
+export function packFloat(g: Geometry, w: Float32Array): { weights: Float32Array; groupFloats: number } {
+  const taps = g.kh * g.kw;
+  const cg = g.groupChannels;
+  const nTiles = Math.ceil(g.groupOutputs / TILE_N);
+  const groupFloats = nTiles * taps * cg * TILE_N;
+  const weights = new Float32Array(g.groups * groupFloats);
+  for (let grp = 0; grp < g.groups; grp++) {
+    for (let k = 0; k < g.groupOutputs; k++) {
+      const o = grp * g.groupOutputs + k;
+      const tile = Math.floor(k / TILE_N);
+      for (let t = 0; t < taps; t++) {
+        for (let c = 0; c < cg; c++) {
+          weights[grp * groupFloats + ((tile * taps + t) * cg + c) * TILE_N + (k % TILE_N)] = w[(o * cg + c) * taps + t];
+        }
+      }
+    }
+  }
+  return { weights, groupFloats };
+}
+
+/** Depthwise weights as [tap][channel padded to 4]: OIHW with I = 1 is [channel][tap]. */
+export function packDepthwise<T extends Float32Array | Int8Array>(g: Geometry, w: T, make: (n: number) => T): T {
+  const taps = g.kh * g.kw;
+  const cp = roundUp(g.outChannels, 4);
+  const out = make(taps * cp);
+  for (let c = 0; c < g.outChannels; c++) {
+    for (let t = 0; t < taps; t++) out[t * cp + c] = w[c * taps + t];
+  }
+  return out;
+}
