@@ -9,10 +9,19 @@
 // Weights, per tile of 8 outputs, per tap, per block, paddedLen/2 channel pairs of 16 values
 // (output k's pair at bytes 2k, 2k+1 of the 8 low-half / 8 high-half outputs, see the host packer):
 //   q8: one int8 per weight, 16 bytes a channel pair;
-//   q4: 16 bytes per two channel pairs, low nibbles the first pair, high nibbles the second,
-//       each stored as w + 8 (0..15).
+//   q4: 16 bytes per two channel pairs, as eight int16 lanes of four two's-complement nibbles:
+//       lane L = 2 * (k % 4) + channel-in-pair, nibble j = 2 * (second pair) + (k >= 4).
 // ξ: per tile, per tap, per block, 8 float32.
 // Output: float32 at out + 4 * (pixel * outStride + tile * 8 + k), before bias and activation.
+
+// Adds one block's int32 sums for 8 outputs of a pixel, scaled by ξ (xl, xh) times the pixel's
+// block scale, into the float sums at o.
+// @ts-ignore: decorator
+@inline function rescale(o: usize, al: v128, ah: v128, xl: v128, xh: v128, s: f32): void {
+  const sv = f32x4.splat(s);
+  v128.store(o, f32x4.add(v128.load(o), f32x4.mul(f32x4.convert_i32x4_s(al), f32x4.mul(xl, sv))));
+  v128.store(o, f32x4.add(v128.load(o, 16), f32x4.mul(f32x4.convert_i32x4_s(ah), f32x4.mul(xh, sv))), 16);
+}
 
 // @ts-ignore: decorator
 @inline function dsconvTiles<W>(
@@ -29,8 +38,15 @@
     const wTile = w + <usize>(tile * taps * nBlocks * blockBytes);
     const xTile = xi + <usize>(tile * taps * nBlocks * 32);
     for (let p = 0; p < npix; p += 4) {
-      let f0l = f32x4.splat(0), f0h = f32x4.splat(0), f1l = f32x4.splat(0), f1h = f32x4.splat(0);
-      let f2l = f32x4.splat(0), f2h = f32x4.splat(0), f3l = f32x4.splat(0), f3h = f32x4.splat(0);
+      // The float sums live in the output tile (L1): kept in registers they would be spilled
+      // inside the integer loop, which already needs 11 of the 16 vector registers.
+      const o = out + (<usize>(p * outStride) + <usize>tile * 8) * 4;
+      const os = <usize>outStride * 4;
+      const zf = f32x4.splat(0);
+      v128.store(o, zf); v128.store(o, zf, 16);
+      v128.store(o + os, zf); v128.store(o + os, zf, 16);
+      v128.store(o + 2 * os, zf); v128.store(o + 2 * os, zf, 16);
+      v128.store(o + 3 * os, zf); v128.store(o + 3 * os, zf, 16);
       const ind = indir + <usize>(p * taps) * 4;
       let wp = wTile;
       let xp = xTile;
@@ -58,9 +74,10 @@
               wl = i16x8.extend_low_i8x16_s(wv);
               wh = i16x8.extend_high_i8x16_s(wv);
             } else {
-              const lo = i8x16.sub(v128.and(wv, i8x16.splat(15)), i8x16.splat(8));
-              wl = i16x8.extend_low_i8x16_s(lo);
-              wh = i16x8.extend_high_i8x16_s(lo);
+              // Each int16 lane holds four signed nibbles; shifting the wanted one to the top and
+              // back down (arithmetic) sign-extends it in two native instructions.
+              wl = i16x8.shr_s(i16x8.shl(wv, 12), 12);
+              wh = i16x8.shr_s(i16x8.shl(wv, 8), 12);
             }
             v = v128.load32_splat(m0 + c);
             a0l = i32x4.add(a0l, i32x4.dot_i16x8_s(v, wl)); a0h = i32x4.add(a0h, i32x4.dot_i16x8_s(v, wh));
@@ -71,9 +88,8 @@
             v = v128.load32_splat(m3 + c);
             a3l = i32x4.add(a3l, i32x4.dot_i16x8_s(v, wl)); a3h = i32x4.add(a3h, i32x4.dot_i16x8_s(v, wh));
             if (!q8) {
-              const hi = i8x16.sub(i8x16.shr_u(wv, 4), i8x16.splat(8));
-              wl = i16x8.extend_low_i8x16_s(hi);
-              wh = i16x8.extend_high_i8x16_s(hi);
+              wl = i16x8.shr_s(i16x8.shl(wv, 4), 12);
+              wh = i16x8.shr_s(wv, 12);
               v = v128.load32_splat(m0 + c, 4);
               a0l = i32x4.add(a0l, i32x4.dot_i16x8_s(v, wl)); a0h = i32x4.add(a0h, i32x4.dot_i16x8_s(v, wh));
               v = v128.load32_splat(m1 + c, 4);
@@ -88,28 +104,14 @@
           const xl = v128.load(xp);
           const xh = v128.load(xp, 16);
           xp += 32;
-          let sv = f32x4.splat(load<f32>(s0));
-          f0l = f32x4.add(f0l, f32x4.mul(f32x4.convert_i32x4_s(a0l), f32x4.mul(xl, sv)));
-          f0h = f32x4.add(f0h, f32x4.mul(f32x4.convert_i32x4_s(a0h), f32x4.mul(xh, sv)));
-          sv = f32x4.splat(load<f32>(s1));
-          f1l = f32x4.add(f1l, f32x4.mul(f32x4.convert_i32x4_s(a1l), f32x4.mul(xl, sv)));
-          f1h = f32x4.add(f1h, f32x4.mul(f32x4.convert_i32x4_s(a1h), f32x4.mul(xh, sv)));
-          sv = f32x4.splat(load<f32>(s2));
-          f2l = f32x4.add(f2l, f32x4.mul(f32x4.convert_i32x4_s(a2l), f32x4.mul(xl, sv)));
-          f2h = f32x4.add(f2h, f32x4.mul(f32x4.convert_i32x4_s(a2h), f32x4.mul(xh, sv)));
-          sv = f32x4.splat(load<f32>(s3));
-          f3l = f32x4.add(f3l, f32x4.mul(f32x4.convert_i32x4_s(a3l), f32x4.mul(xl, sv)));
-          f3h = f32x4.add(f3h, f32x4.mul(f32x4.convert_i32x4_s(a3h), f32x4.mul(xh, sv)));
+          rescale(o, a0l, a0h, xl, xh, load<f32>(s0));
+          rescale(o + os, a1l, a1h, xl, xh, load<f32>(s1));
+          rescale(o + 2 * os, a2l, a2h, xl, xh, load<f32>(s2));
+          rescale(o + 3 * os, a3l, a3h, xl, xh, load<f32>(s3));
           m0 += blockStep; m1 += blockStep; m2 += blockStep; m3 += blockStep;
           s0 += 4; s1 += 4; s2 += 4; s3 += 4;
         }
       }
-      const o = out + (<usize>(p * outStride) + <usize>tile * 8) * 4;
-      const os = <usize>outStride * 4;
-      v128.store(o, f0l); v128.store(o, f0h, 16);
-      v128.store(o + os, f1l); v128.store(o + os, f1h, 16);
-      v128.store(o + 2 * os, f2l); v128.store(o + 2 * os, f2h, 16);
-      v128.store(o + 3 * os, f3l); v128.store(o + 3 * os, f3h, 16);
     }
   }
 }

@@ -25,8 +25,8 @@ export function roundUp(n: number, m: number): number {
 
 /**
  * DSConv weights for the 4x8c2 kernels, all groups one after another: [group][tile][tap][block]
- * then, per channel pair, 16 values (output k, channel h at 2k + h). `fourBit` stores two
- * consecutive channel pairs per 16 bytes as nibbles w + 8; otherwise one int8 per weight.
+ * then, per channel pair, 16 int8 (output k, channel h at byte 2k + h); with `fourBit`, two
+ * consecutive channel pairs per 16 bytes as signed nibbles (layout in assembly/conv_q.ts).
  * Also returns ξ per [group][tile][tap][block][8] (0 for padded outputs).
  */
 export function packDsconv(
@@ -38,7 +38,6 @@ export function packDsconv(
   const groupWeightBytes = nTiles * taps * b.nBlocks * (b.paddedLen / 2) * pairBytes;
   const groupXiFloats = nTiles * taps * b.nBlocks * TILE_N;
   const weights = new Uint8Array(g.groups * groupWeightBytes);
-  if (fourBit) weights.fill(0x88); // padding weights are 0, stored as 0 + 8
   const xi = new Float32Array(g.groups * groupXiFloats);
   const cg = g.groupChannels;
   for (let grp = 0; grp < g.groups; grp++) {
@@ -55,14 +54,13 @@ export function packDsconv(
           for (let c = 0; c < len; c++) {
             const v = q[(o * cg + beta * b.blockLen + c) * taps + t];
             const pair = c >> 1;
-            const at = 2 * lane + (c & 1);
             if (fourBit) {
-              const byte = grp * groupWeightBytes + slot * (b.paddedLen / 2) * 8 + (pair >> 1) * 16 + at;
-              weights[byte] = pair & 1
-                ? (weights[byte] & 0x0f) | ((v + 8) << 4)
-                : (weights[byte] & 0xf0) | (v + 8);
+              // Nibble j = 2 * (pair & 1) + (lane >= 4) of int16 lane 2 * (lane % 4) + (c & 1).
+              const byte = grp * groupWeightBytes + slot * (b.paddedLen / 2) * 8 + (pair >> 1) * 16
+                + 2 * (2 * (lane & 3) + (c & 1)) + (pair & 1);
+              weights[byte] |= (v & 15) << (lane >= 4 ? 4 : 0);
             } else {
-              weights[grp * groupWeightBytes + (slot * (b.paddedLen / 2) + pair) * 16 + at] = v & 0xff;
+              weights[grp * groupWeightBytes + (slot * (b.paddedLen / 2) + pair) * 16 + 2 * lane + (c & 1)] = v & 0xff;
             }
           }
         }

@@ -1,0 +1,52 @@
+// The README's example runs as written, and the CLI behaves as documented.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+test('README example runs and prints what it says', () => {
+  const readme = readFileSync(`${root}README.md`, 'utf8');
+  const start = readme.indexOf('## Example');
+  const block = readme.slice(start).match(/```js\n([\s\S]*?)```/);
+  assert.ok(block, 'README has a js example');
+  // Inside the package, 'dsconv' resolves to this package (self-reference through "exports").
+  const file = `${root}build/readme-example.mjs`;
+  writeFileSync(file, block[1]);
+  // The runner may force colours on; the example's own text is what is checked.
+  const out = execFileSync(process.execPath, [file], { encoding: 'utf8' }).replace(/\x1b\[[0-9;]*m/g, '');
+  const sqnr = Number(out.match(/SQNR ([\d.]+) dB/)[1]);
+  assert.ok(sqnr > 15, `4-bit SQNR ${sqnr} dB`);
+  assert.match(out, /packed: 18432, scales: 4608, total: 23040, float32: 147456/);
+  assert.match(out, /\ntrue\n/);
+});
+
+test('dsconv bench prints a table with GMAC/s and the ratio to float', () => {
+  const out = execFileSync(process.execPath, [`${root}dist/cli.js`, 'bench', '--quick', '--layers', '7x7', '--engines', 'dsconv-int4,dsconv-f32'],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const rows = out.split('\n').filter((l) => l.startsWith('7x7 512->512'));
+  assert.is(rows.length, 2);
+  const f32 = rows.find((r) => r.includes('dsconv-f32'));
+  assert.match(f32, /1\.00x/);
+  for (const r of rows) {
+    const [, ms, gmacs] = r.match(/\s([\d.]+)\s+([\d.]+)\s+[\d.]+x/);
+    // GMAC/s is the layer's MACs over the time: 7*7*512*512*9 MACs.
+    const macs = 7 * 7 * 512 * 512 * 9;
+    assert.ok(Math.abs(Number(gmacs) - macs / Number(ms) / 1e6) < 0.1 + 0.01 * Number(gmacs), r);
+  }
+});
+
+test('dsconv usage errors exit with status 2 and say why', () => {
+  for (const args of [['frobnicate'], ['bench', '--layers', 'nope'], ['bench', '--engines', 'xnn'], ['bench', '--layout'], ['bench', '--bogus']]) {
+    const r = spawnSync(process.execPath, [`${root}dist/cli.js`, ...args], { encoding: 'utf8' });
+    assert.is(r.status, 2, args.join(' '));
+    assert.match(r.stdout + r.stderr, /usage: dsconv bench/);
+  }
+  const help = spawnSync(process.execPath, [`${root}dist/cli.js`, 'bench', '--help'], { encoding: 'utf8' });
+  assert.is(help.status, 0);
+  assert.match(help.stdout, /ResNet-18/);
+});
+
+test.run();
