@@ -1,6 +1,6 @@
 // Convolution geometry: option normalisation, padding, output size, and the indirection buffer
 // that maps each (output pixel, tap) to the input pixel it reads.
-import { int, intPair, object, oneOf, describe, float32Array } from './validate.js';
+import { int, intPair, object, oneOf, or, describe, float32Array, finiteFloat32Array } from './validate.js';
 
 export type Activation = 'none' | 'relu' | 'relu6';
 export type Layout = 'NCHW' | 'NHWC';
@@ -72,9 +72,9 @@ export function parseGeometry(options: unknown): Geometry {
   const inChannels = int('options.inChannels', o.inChannels, 1);
   const outChannels = int('options.outChannels', o.outChannels, 1);
   const [kh, kw] = intPair('options.kernelSize', o.kernelSize, 1);
-  const stride = intPair('options.stride', o.stride ?? 1, 1);
-  const dilation = intPair('options.dilation', o.dilation ?? 1, 1);
-  const groups = int('options.groups', o.groups ?? 1, 1);
+  const stride = intPair('options.stride', or(o.stride, 1), 1);
+  const dilation = intPair('options.dilation', or(o.dilation, 1), 1);
+  const groups = int('options.groups', or(o.groups, 1), 1);
   if (inChannels % groups !== 0 || outChannels % groups !== 0) {
     throw new RangeError(`options.groups (${groups}) must divide options.inChannels (${inChannels}) and options.outChannels (${outChannels})`);
   }
@@ -83,8 +83,8 @@ export function parseGeometry(options: unknown): Geometry {
     inChannels, outChannels, kh, kw, stride, dilation, groups,
     groupChannels: inChannels / groups,
     groupOutputs: outChannels / groups,
-    padding: parsePadding(o.padding ?? 'valid'),
-    activation: oneOf('options.activation', o.activation ?? 'none', ACTIVATIONS),
+    padding: parsePadding(or(o.padding, 'valid')),
+    activation: oneOf('options.activation', or(o.activation, 'none'), ACTIVATIONS),
   };
 }
 
@@ -102,28 +102,36 @@ function parsePadding(p: unknown): 'same' | [number, number, number, number] {
   if (Array.isArray(p) && p.length === 4) {
     return [0, 1, 2, 3].map((i) => int(`options.padding[${i}]`, p[i], 0)) as [number, number, number, number];
   }
-  throw new TypeError(`options.padding must be 'same', 'valid', an integer, [vertical, horizontal] or [top, left, bottom, right], got ${describe(p)}`);
+  throw new (typeof p === 'string' ? RangeError : TypeError)(
+    `options.padding must be 'same', 'valid', an integer, [vertical, horizontal] or [top, left, bottom, right], got ${describe(p)}`);
 }
 
 export function parseBias(g: Geometry, bias: unknown): Float32Array | undefined {
   if (bias === undefined) return undefined;
-  return float32Array('options.bias', bias, g.outChannels, '[outChannels]');
+  return finiteFloat32Array('options.bias', bias, g.outChannels, '[outChannels]');
 }
 
 /** Validates a forward call's shape and input and resolves its padding and output size. */
 export function plan(g: Geometry, input: unknown, shape: unknown): Plan {
+  const p = resolve(g, shape);
+  const dims = p.layout === 'NCHW'
+    ? `[${p.batch}][${g.inChannels}][${p.height}][${p.width}]`
+    : `[${p.batch}][${p.height}][${p.width}][${g.inChannels}]`;
+  float32Array('input', input, p.batch * g.inChannels * p.height * p.width, `${p.layout} ${dims}`);
+  return p;
+}
+
+/** Validates an input shape and resolves its padding and output size. */
+export function resolve(g: Geometry, shape: unknown): Plan {
   const s = object('shape', shape);
-  const batch = int('shape.batch', s.batch ?? 1, 1);
+  const batch = int('shape.batch', or(s.batch, 1), 1);
   const height = int('shape.height', s.height, 1);
   const width = int('shape.width', s.width, 1);
-  const layout = oneOf('shape.layout', s.layout ?? 'NCHW', LAYOUTS);
-  const outputLayout = oneOf('shape.outputLayout', s.outputLayout ?? layout, LAYOUTS);
-  const dims = layout === 'NCHW' ? `[${batch}][${g.inChannels}][${height}][${width}]` : `[${batch}][${height}][${width}][${g.inChannels}]`;
-  float32Array('input', input, batch * g.inChannels * height * width, `${layout} ${dims}`);
-  const pad = g.padding === 'same'
-    ? [...samePad(height, g.kh, g.stride[0], g.dilation[0]), ...samePad(width, g.kw, g.stride[1], g.dilation[1])]
+  const layout = oneOf('shape.layout', or(s.layout, 'NCHW'), LAYOUTS);
+  const outputLayout = oneOf('shape.outputLayout', or(s.outputLayout, layout), LAYOUTS);
+  const [pt, pl, pb, pr] = g.padding === 'same'
+    ? interleave(samePad(height, g.kh, g.stride[0], g.dilation[0]), samePad(width, g.kw, g.stride[1], g.dilation[1]))
     : g.padding;
-  const [pt, pb, pl, pr] = g.padding === 'same' ? [pad[0], pad[1], pad[2], pad[3]] : [pad[0], pad[2], pad[1], pad[3]];
   const outHeight = Math.floor((height + pt + pb - g.dilation[0] * (g.kh - 1) - 1) / g.stride[0]) + 1;
   const outWidth = Math.floor((width + pl + pr - g.dilation[1] * (g.kw - 1) - 1) / g.stride[1]) + 1;
   if (outHeight < 1 || outWidth < 1) {
@@ -133,6 +141,11 @@ export function plan(g: Geometry, input: unknown, shape: unknown): Plan {
     throw new RangeError(`shape is too large: the input or output would exceed 2^30 elements`);
   }
   return { batch, height, width, layout, outputLayout, pad: [pt, pl, pb, pr], outHeight, outWidth };
+}
+
+/** [top, bottom] and [left, right] as [top, left, bottom, right]. */
+function interleave([t, b]: [number, number], [l, r]: [number, number]): [number, number, number, number] {
+  return [t, l, b, r];
 }
 
 /** TensorFlow's 'same' padding along one axis: [before, after]. */

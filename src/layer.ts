@@ -4,13 +4,13 @@
 // layout, and copy the output out once.
 import {
   type ConvOptions, type Geometry, type InputShape, type Plan,
-  parseGeometry, parseBias, plan, indirection, isDepthwise,
+  parseGeometry, parseBias, plan, resolve, indirection, isDepthwise,
 } from './geometry.js';
 import { type Blocks, TILE_M, TILE_N, blocks, roundUp, packDsconv, packFloat, packDepthwise } from './pack.js';
 import { type BlockMode, type QuantizedWeights, quantizeWeights, packInts, unpackInts, packedWeightBytes } from './quantize.js';
 import { Scratch } from './memory.js';
 import { type Runtime, rt } from './wasm.js';
-import { int, oneOf, float32Array, object, checkFinite, describe } from './validate.js';
+import { int, oneOf, or, float32Array, finiteFloat32Array, object, checkFinite, describe } from './validate.js';
 import { encodeLayer, decodeLayer } from './serialize.js';
 
 /** Per-call work sizes a layer tells the shared forward path. */
@@ -26,10 +26,10 @@ abstract class ConvLayer {
   protected gamma?: Float32Array;
   protected delta?: Float32Array;
   private disposed = false;
-  private readonly owned: number[] = [];
+  private readonly owned = new Map<number, number>(); // pointer -> bytes of each buffer the layer keeps
   private readonly indir: Scratch;
   private indirKey = '';
-  private epilogue = 0; // scale[outChannels] then shift[outChannels]
+  private epilogue = 0; // see epilogueBuffer()
 
   protected constructor(g: Geometry, bias: Float32Array | undefined) {
     this.geometry = g;
@@ -40,7 +40,7 @@ abstract class ConvLayer {
   /** [outHeight, outWidth] for an input of height x width. */
   outputSize(height: number, width: number): [number, number] {
     this.live();
-    const p = plan(this.geometry, new Float32Array(this.geometry.inChannels * height * width), { height, width });
+    const p = resolve(this.geometry, { height, width });
     return [p.outHeight, p.outWidth];
   }
 
@@ -68,7 +68,7 @@ abstract class ConvLayer {
     const indirPtr = this.indirection(r, p, work.pixelMultiple);
     const zero = r.zeros(work.zeroBytes);
     const acc = this.allocate(r, hw, rows);
-    const epi = this.epilogueBuffer(r);
+    const epi = this.epilogueBuffer();
 
     r.f32(inPtr, input.length).set(input);
     checkFinite('input', input, r.k.find_nonfinite_f32(inPtr, input.length));
@@ -103,8 +103,8 @@ abstract class ConvLayer {
     if (this.disposed) return;
     this.disposed = true;
     const r = rt();
-    for (const ptr of this.owned) r.heap.release(ptr);
-    this.owned.length = 0;
+    for (const ptr of this.owned.keys()) r.heap.release(ptr);
+    this.owned.clear();
     this.indir.dispose();
   }
 
@@ -115,10 +115,10 @@ abstract class ConvLayer {
   /** Bytes of wasm memory this layer keeps between calls (weights, scales, epilogue, indirection). */
   get residentBytes(): number {
     this.live();
-    return this.ownedBytes + this.indir.size;
+    let bytes = this.indir.size;
+    for (const n of this.owned.values()) bytes += n;
+    return bytes;
   }
-
-  protected ownedBytes = 0;
 
   protected live(): Runtime {
     if (this.disposed) throw new TypeError(`this ${this.constructor.name} has been disposed; create a new layer`);
@@ -128,18 +128,25 @@ abstract class ConvLayer {
   /** Copies `data` into wasm memory for the layer's lifetime. */
   protected keep(data: ArrayBufferView): number {
     const ptr = rt().upload(data);
-    this.owned.push(ptr);
-    this.ownedBytes += data.byteLength;
+    this.owned.set(ptr, data.byteLength);
     return ptr;
   }
 
   protected setAffine(gamma: Float32Array | undefined, delta: Float32Array | undefined): void {
     this.gamma = gamma && gamma.slice();
     this.delta = delta && delta.slice();
+    if (this.epilogue !== 0) this.drop(this.epilogue);
     this.epilogue = 0; // rebuilt on the next call
   }
 
-  private epilogueBuffer(r: Runtime): number {
+  /** Frees one of the layer's buffers before the layer itself is disposed. */
+  private drop(ptr: number): void {
+    this.owned.delete(ptr);
+    rt().heap.release(ptr);
+  }
+
+  /** scale[outChannels] = gamma, then shift[outChannels] = gamma * bias + delta. */
+  private epilogueBuffer(): number {
     const c = this.geometry.outChannels;
     if (this.epilogue === 0) {
       const e = new Float32Array(2 * c);
@@ -148,11 +155,7 @@ abstract class ConvLayer {
         e[o] = gm;
         e[c + o] = gm * (this.bias ? this.bias[o] : 0) + (this.delta ? this.delta[o] : 0);
       }
-      const i = this.owned.indexOf(this.epilogue);
-      if (i >= 0) this.owned.splice(i, 1);
-      this.epilogue = r.heap.alloc(e.byteLength);
-      this.owned.push(this.epilogue);
-      r.f32(this.epilogue, e.length).set(e);
+      this.epilogue = this.keep(e);
     }
     return this.epilogue;
   }
@@ -352,8 +355,8 @@ export class DSConv2d extends ConvLayer {
     this.live();
     const c = this.geometry.outChannels;
     this.setAffine(
-      gamma === undefined ? undefined : float32Array('gamma', gamma, c, '[outChannels]'),
-      delta === undefined ? undefined : float32Array('delta', delta, c, '[outChannels]'));
+      gamma === undefined ? undefined : finiteFloat32Array('gamma', gamma, c, '[outChannels]'),
+      delta === undefined ? undefined : finiteFloat32Array('delta', delta, c, '[outChannels]'));
   }
 
   protected work(): Work {
@@ -413,14 +416,14 @@ export class DSConv2d extends ConvLayer {
 function parseDsconvOptions(options: DSConvOptions) {
   const g = parseGeometry(options);
   const o = options as unknown as Record<string, unknown>;
-  const bits = int('options.bits', o.bits ?? 4, 2, 8);
-  const blockSize = int('options.blockSize', o.blockSize ?? 32, 1, 65536);
-  const mantissaBits = int('options.mantissaBits', o.mantissaBits ?? 8, 2, 8);
-  const blockMode = oneOf('options.depthwiseBlocks', o.depthwiseBlocks ?? 'channels', ['channels', 'taps'] as const);
+  const bits = int('options.bits', or(o.bits, 4), 2, 8);
+  const blockSize = int('options.blockSize', or(o.blockSize, 32), 1, 65536);
+  const mantissaBits = int('options.mantissaBits', or(o.mantissaBits, 8), 2, 8);
+  const blockMode = oneOf('options.depthwiseBlocks', or(o.depthwiseBlocks, 'channels'), ['channels', 'taps'] as const);
   if (blockMode === 'taps' && g.groupChannels !== 1) {
     throw new RangeError(`options.depthwiseBlocks 'taps' needs a depthwise layer (groups = inChannels), got groups = ${g.groups} with inChannels = ${g.inChannels}`);
   }
-  const affine = (name: string) => o[name] === undefined ? undefined : float32Array(`options.${name}`, o[name], g.outChannels, '[outChannels]');
+  const affine = (name: string) => o[name] === undefined ? undefined : finiteFloat32Array(`options.${name}`, o[name], g.outChannels, '[outChannels]');
   return {
     g, bias: parseBias(g, o.bias), gamma: affine('gamma'), delta: affine('delta'),
     qz: { bits, blockSize, mantissaBits, blockMode, nBlocks: 0 },

@@ -63,7 +63,8 @@ export function decodeLayer(bytes: unknown): LayerRecord {
   const [inC, outC, kh, kw, sy, sx, dy, dx, groups, padMode, pt, pl, pb, pr, bits, blockSize, mantissaBits, taps, act, flags] = h;
   // Bound every count before sizing anything with it, so a corrupt header cannot ask for a huge allocation.
   if (bits < 2 || bits > 8 || groups < 1 || inC < 1 || outC < 1 || kh < 1 || kw < 1 || kh * kw > 4096
-    || inC % groups !== 0 || outC > 1 << 20 || inC > 1 << 20 || blockSize < 1 || act >= ACTIVATIONS.length) {
+    || inC % groups !== 0 || outC > 1 << 20 || inC > 1 << 20 || blockSize < 1 || act >= ACTIVATIONS.length
+    || padMode > PAD_SAME || taps > 1 || flags > (HAS_BIAS | HAS_GAMMA | HAS_DELTA)) {
     throw new RangeError('bytes has a corrupt header (shape or option out of range)');
   }
   const count = outC * (inC / groups) * kh * kw;

@@ -38,6 +38,19 @@ export function float32Array(name: string, v: unknown, length: number, shape: st
   return v;
 }
 
+/** `v`, or `fallback` when v is undefined (null is a value, and is rejected by the check it meets). */
+export function or<T>(v: unknown, fallback: T): unknown {
+  return v === undefined ? fallback : v;
+}
+
+/** A Float32Array of `length` finite values (bias, CDS). */
+export function finiteFloat32Array(name: string, v: unknown, length: number, shape: string): Float32Array {
+  const a = float32Array(name, v, length, shape);
+  const bad = a.findIndex((x) => !Number.isFinite(x));
+  if (bad >= 0) throw new RangeError(`${name}[${bad}] is ${a[bad]}; expected finite values`);
+  return a;
+}
+
 export function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[]): T {
   if (!allowed.includes(v as T)) {
     throw new (typeof v === 'string' ? RangeError : TypeError)(

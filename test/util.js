@@ -34,3 +34,21 @@ export function randn(r, n) {
   for (let k = 0; k < n; k++) out[k] = r.normal();
   return out;
 }
+
+/** [n][c][h][w] -> [n][h][w][c]. */
+export function nchwToNhwc(x, n, c, h, w) {
+  const out = new Float32Array(x.length);
+  for (let b = 0; b < n; b++)
+    for (let k = 0; k < c; k++)
+      for (let p = 0; p < h * w; p++) out[(b * h * w + p) * c + k] = x[(b * c + k) * h * w + p];
+  return out;
+}
+
+/** [n][h][w][c] -> [n][c][h][w]. */
+export function nhwcToNchw(x, n, c, h, w) {
+  const out = new Float32Array(x.length);
+  for (let b = 0; b < n; b++)
+    for (let k = 0; k < c; k++)
+      for (let p = 0; p < h * w; p++) out[(b * c + k) * h * w + p] = x[(b * h * w + p) * c + k];
+  return out;
+}
