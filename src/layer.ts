@@ -135,14 +135,11 @@ abstract class ConvLayer {
   protected setAffine(gamma: Float32Array | undefined, delta: Float32Array | undefined): void {
     this.gamma = gamma && gamma.slice();
     this.delta = delta && delta.slice();
-    if (this.epilogue !== 0) this.drop(this.epilogue);
-    this.epilogue = 0; // rebuilt on the next call
-  }
-
-  /** Frees one of the layer's buffers before the layer itself is disposed. */
-  private drop(ptr: number): void {
-    this.owned.delete(ptr);
-    rt().heap.release(ptr);
+    if (this.epilogue !== 0) {
+      this.owned.delete(this.epilogue);
+      rt().heap.release(this.epilogue);
+      this.epilogue = 0; // rebuilt on the next call
+    }
   }
 
   /** scale[outChannels] = gamma, then shift[outChannels] = gamma * bias + delta. */
@@ -249,7 +246,7 @@ export class DSConv2d extends ConvLayer {
     this.packedQ = packInts(qw.q, qz.bits);
     this.kds = qw.scales.slice();
     this.depthwise = isDepthwise(g);
-    this.b = this.depthwise ? { blockLen: 1, nBlocks: 1, paddedLen: 4 } : blocks(g, qz.blockSize);
+    this.b = blocks(g, qz.blockSize); // unused by the depthwise kernels, whose blocks are single channels
     if (this.depthwise) {
       const cp = roundUp(g.outChannels, 4);
       this.wPtr = this.keep(packDepthwise(g, qw.q, (n) => new Int8Array(n)));
@@ -426,7 +423,7 @@ function parseDsconvOptions(options: DSConvOptions) {
   const affine = (name: string) => o[name] === undefined ? undefined : finiteFloat32Array(`options.${name}`, o[name], g.outChannels, '[outChannels]');
   return {
     g, bias: parseBias(g, o.bias), gamma: affine('gamma'), delta: affine('delta'),
-    qz: { bits, blockSize, mantissaBits, blockMode, nBlocks: 0 },
+    qz: { bits, blockSize, mantissaBits, blockMode },
   };
 }
 
