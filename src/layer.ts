@@ -73,6 +73,9 @@ abstract class ConvLayer {
     r.f32(inPtr, input.length).set(input);
     checkFinite('input', input, r.k.find_nonfinite_f32(inPtr, input.length));
     const imageBytes = hw * g.inChannels * 4;
+    const nchw = p.outputLayout === 'NCHW';
+    const [lo, hi] = g.activation === 'relu' ? [0, Infinity] : g.activation === 'relu6' ? [0, 6] : [-Infinity, Infinity];
+    const { stride, groupStride, groupChannels, calls } = this.accLayout();
     for (let n = 0; n < p.batch; n++) {
       const src = inPtr + n * imageBytes;
       let image = src;
@@ -85,9 +88,6 @@ abstract class ConvLayer {
       }
       this.run(r, image, work.imageStride, hw, indirPtr, rows, zero);
       const dst = outPtr + n * g.outChannels * npix * 4;
-      const nchw = p.outputLayout === 'NCHW';
-      const [lo, hi] = g.activation === 'relu' ? [0, Infinity] : g.activation === 'relu6' ? [0, 6] : [-Infinity, Infinity];
-      const { stride, groupStride, groupChannels, calls } = this.accLayout();
       for (let c = 0; c < calls; c++) {
         const ch = c * groupChannels;
         r.k.epilogue_f32(acc + c * groupStride * 4, stride, npix, groupChannels,
