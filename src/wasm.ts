@@ -16,6 +16,8 @@ export interface Kernels {
     paddedLen: number, scale: number): void;
   bfp_dequant_c1(src: number, pixels: number, srcStride: number, channels: number, mantissaBits: number,
     dst: number, dstStride: number): void;
+  /** Relaxed build only. */
+  relaxed_dot_probe?(a: number, b: number, c: number, out: number): void;
   dsconv_4x8c2_dot16_q8: DsconvKernel;
   dsconv_4x8c2_dot16_q4: DsconvKernel;
   conv_4x8_f32(indir: number, npix: number, taps: number, inp: number, inStride: number, zero: number,
@@ -46,7 +48,7 @@ export class Runtime {
   readonly scratch: ScratchSet;
   private zeroBytes = 0;
 
-  constructor(readonly k: Kernels) {
+  constructor(readonly k: Kernels, readonly build: Build) {
     this.heap = new Heap(k.memory, k.heap_base());
     const s = () => new Scratch(this.heap);
     this.scratch = { input: s(), output: s(), image: s(), mant: s(), scale: s(), acc: s(), zero: s() };
@@ -86,16 +88,27 @@ export class Runtime {
   }
 }
 
+/** The two binaries: portable fixed-width SIMD, and the same kernels plus relaxed-SIMD ones. */
+export type Build = 'simd' | 'relaxed';
+type Source<T> = T | Partial<Record<Build, T>>;
+
 export interface InitOptions {
-  /** Where to fetch the .wasm from (browsers, bundlers); default: next to this module. */
-  wasmUrl?: string | URL;
-  /** The .wasm bytes themselves; takes precedence over wasmUrl. */
-  wasmBinary?: ArrayBuffer | Uint8Array;
+  /**
+   * Which binary to use. 'auto' (default) takes the relaxed build only where the engine
+   * validates it and its dot product passes a run-time probe; 'simd' or 'relaxed' forces one
+   * ('relaxed' rejects where it would not be exact). In Node the DSCONV_BUILD environment
+   * variable sets the default.
+   */
+  build?: 'auto' | Build;
+  /** Where to fetch the .wasm from: one URL (that exact module) or one per build. Default: next to this module. */
+  wasmUrl?: Source<string | URL>;
+  /** The .wasm bytes themselves, one module or one per build; takes precedence over wasmUrl. */
+  wasmBinary?: Source<ArrayBuffer | Uint8Array>;
 }
 
 export interface Info {
   /** Which binary is in use. */
-  build: 'simd';
+  build: Build;
   /** Current size of the wasm linear memory in bytes. */
   memoryBytes: number;
   /** Bytes allocated by layers and scratch buffers. */
@@ -109,6 +122,13 @@ let loading: Promise<Runtime> | undefined;
 const SIMD_PROBE = new Uint8Array([
   0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
 ]);
+// The same with one i32x4.relaxed_dot_i8x16_i7x16_add_s: validates only where relaxed SIMD exists.
+const RELAXED_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 19, 1, 17, 0, 65, 0, 253, 15, 65, 0, 253,
+  15, 65, 0, 253, 15, 253, 147, 2, 11,
+]);
+
+const FILES: Record<Build, string> = { simd: 'dsconv.wasm', relaxed: 'dsconv-relaxed.wasm' };
 
 /** Loads and instantiates the wasm module. Safe to call more than once. */
 export function init(options: InitOptions = {}): Promise<void> {
@@ -117,13 +137,87 @@ export function init(options: InitOptions = {}): Promise<void> {
   return loading.then(() => undefined);
 }
 
+function requestedBuild(options: InitOptions): 'auto' | Build {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.DSCONV_BUILD;
+  const [name, value] = options.build !== undefined ? ['options.build', options.build] : ['DSCONV_BUILD', env || 'auto'];
+  if (value !== 'auto' && value !== 'simd' && value !== 'relaxed') {
+    throw new RangeError(`${name} must be 'auto', 'simd' or 'relaxed', got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
 async function load(options: InitOptions): Promise<Runtime> {
   if (!WebAssembly.validate(SIMD_PROBE)) {
     throw new Error('dsconv needs WebAssembly fixed-width SIMD (Chrome 91, Firefox 89, Safari 16.4, Node 16.4 or newer)');
   }
-  const bytes = options.wasmBinary ?? await readWasm(options.wasmUrl ?? new URL('../build/dsconv.wasm', import.meta.url));
+  const want = requestedBuild(options);
+  const single = isSingle(options.wasmBinary) ? options.wasmBinary : options.wasmBinary === undefined && isSingle(options.wasmUrl) ? options.wasmUrl : undefined;
+  if (single !== undefined) {
+    // One module given: use exactly it, after checking it is what was asked for and exact.
+    const k = await instantiateKernels(isBytes(single) ? single : await readWasm(single));
+    const build: Build = typeof k.relaxed_dot_probe === 'function' ? 'relaxed' : 'simd';
+    if (want !== 'auto' && want !== build) throw new Error(`dsconv: the build asked for is '${want}' but the module given is the '${build}' build`);
+    const fault = build === 'relaxed' ? relaxedDotFault(k) : undefined;
+    if (fault) throw new Error(`dsconv: the module given is the relaxed build, but this engine's relaxed dot product is not exact (${fault})`);
+    return new Runtime(k, build);
+  }
+  if (want !== 'simd') {
+    if (WebAssembly.validate(RELAXED_PROBE)) {
+      const k = await instantiateKernels(await source(options, 'relaxed'));
+      const fault = relaxedDotFault(k);
+      if (!fault) return new Runtime(k, 'relaxed');
+      if (want === 'relaxed') throw new Error(`dsconv: the relaxed build was asked for, but this engine's relaxed dot product is not exact (${fault})`);
+    } else if (want === 'relaxed') {
+      throw new Error('dsconv: the relaxed build was asked for, but this engine does not support relaxed SIMD');
+    }
+  }
+  return new Runtime(await instantiateKernels(await source(options, 'simd')), 'simd');
+}
+
+function isBytes(s: unknown): s is ArrayBuffer | Uint8Array {
+  return s instanceof ArrayBuffer || ArrayBuffer.isView(s);
+}
+
+function isSingle<T>(s: Source<T> | undefined): s is T {
+  return typeof s === 'string' || s instanceof URL || isBytes(s);
+}
+
+async function source(options: InitOptions, build: Build): Promise<ArrayBuffer | Uint8Array> {
+  const bin = options.wasmBinary as Partial<Record<Build, ArrayBuffer | Uint8Array>> | undefined;
+  const given = bin?.[build];
+  if (given) return given;
+  const url = options.wasmUrl as Partial<Record<Build, string | URL>> | undefined;
+  return readWasm(url?.[build] ?? new URL(`../build/${FILES[build]}`, import.meta.url));
+}
+
+async function instantiateKernels(bytes: ArrayBuffer | Uint8Array): Promise<Kernels> {
   const { exports } = await instantiate(bytes as BufferSource, {});
-  return new Runtime(exports as unknown as Kernels);
+  return exports as unknown as Kernels;
+}
+
+/**
+ * Runs the relaxed dot product on vectors whose exact lanes are known: int8 extremes against
+ * 7-bit values, four-product sums past the int16 range, accumulators near the int32 ends.
+ * Returns undefined when every lane is exact, else what went wrong. Uses the bytes at
+ * heap_base, before any layer exists.
+ */
+function relaxedDotFault(k: Kernels): string | undefined {
+  const a = new Int8Array([-128, -128, -128, -128, 127, 127, 127, 127, -128, 127, -1, 5, -7, 100, -100, 0]);
+  const b = new Uint8Array([127, 127, 127, 127, 127, 127, 127, 127, 127, 0, 64, 126, 1, 77, 3, 127]);
+  const c = new Int32Array([-2147483648 + 70000, 2147483647 - 70000, 123456, -5]);
+  const base = (k.heap_base() + 15) & ~15;
+  const mem = () => new Uint8Array(k.memory.buffer);
+  mem().set(new Uint8Array(a.buffer), base);
+  mem().set(b, base + 16);
+  mem().set(new Uint8Array(c.buffer), base + 32);
+  k.relaxed_dot_probe!(base, base + 16, base + 32, base + 48);
+  const got = new Int32Array(k.memory.buffer, base + 48, 4);
+  for (let lane = 0; lane < 4; lane++) {
+    let want = c[lane];
+    for (let j = 0; j < 4; j++) want += a[4 * lane + j] * b[4 * lane + j];
+    if (got[lane] !== want) return `lane ${lane}: ${got[lane]}, expected ${want}`;
+  }
+  return undefined;
 }
 
 async function readWasm(url: string | URL): Promise<ArrayBuffer | Uint8Array> {
@@ -146,5 +240,5 @@ export function rt(): Runtime {
 /** Which build is in use and how much wasm memory it holds. */
 export function getInfo(): Info {
   const r = rt();
-  return { build: 'simd', memoryBytes: r.memoryBytes, usedBytes: r.heap.usedBytes };
+  return { build: r.build, memoryBytes: r.memoryBytes, usedBytes: r.heap.usedBytes };
 }
