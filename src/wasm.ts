@@ -14,12 +14,18 @@ export interface Kernels {
   bfp_quantize_nhwc(src: number, pixels: number, srcStride: number, groups: number, groupChannels: number,
     blockLen: number, nBlocks: number, mantissaBits: number, mant: number, mantStride: number,
     paddedLen: number, scale: number): void;
+  bfp_quantize_nhwc_i8(src: number, pixels: number, srcStride: number, groups: number, groupChannels: number,
+    blockLen: number, nBlocks: number, mantissaBits: number, mant: number, mantStride: number,
+    paddedLen: number, scale: number): void;
   bfp_dequant_c1(src: number, pixels: number, srcStride: number, channels: number, mantissaBits: number,
     dst: number, dstStride: number): void;
   /** Relaxed build only. */
   relaxed_dot_probe?(a: number, b: number, c: number, out: number): void;
   dsconv_4x8c2_dot16_q8: DsconvKernel;
   dsconv_4x8c2_dot16_q4: DsconvKernel;
+  /** Relaxed build only. */
+  dsconv_4x8c4_rdot_q7?: RdotKernel;
+  dsconv_4x8c4_rdot_q4?: RdotKernel;
   conv_4x8_f32(indir: number, npix: number, taps: number, inp: number, inStride: number, zero: number,
     channels: number, w: number, nTiles: number, out: number, outStride: number): void;
   dwconv_1x4_f32(indir: number, npix: number, taps: number, inp: number, inStride: number, zero: number,
@@ -31,6 +37,10 @@ export interface Kernels {
 export type DsconvKernel = (indir: number, npix: number, taps: number, mant: number, mantStride: number,
   scale: number, scaleStride: number, zeroMant: number, zeroScale: number, nBlocks: number,
   paddedLen: number, w: number, xi: number, nTiles: number, out: number, outStride: number) => void;
+
+export type RdotKernel = (indir: number, npix: number, taps: number, mant: number, mantStride: number,
+  scale: number, scaleStride: number, zeroMant: number, zeroScale: number, nBlocks: number,
+  paddedLen: number, zeroPoint: number, w: number, xi: number, nTiles: number, out: number, outStride: number) => void;
 
 /** Scratch buffers shared by all layers: one call runs at a time, so they are reused by all. */
 export interface ScratchSet {
