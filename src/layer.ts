@@ -372,6 +372,7 @@ export class DSConv2d extends ConvLayer {
     if (this.depthwise) {
       const cp = roundUp(g.inChannels, 4);
       s.mant.ensure(hw * cp * 4);
+      s.weights.ensure(g.kh * g.kw * cp * 4);
       return s.acc.ensure(rows * cp * 4);
     }
     const slots = g.groups * this.b.nBlocks;
@@ -389,8 +390,8 @@ export class DSConv2d extends ConvLayer {
     if (this.depthwise) {
       const cp = roundUp(g.inChannels, 4);
       k.bfp_dequant_c1(image, hw, imageStride, g.inChannels, m, s.mant.ptr, cp);
-      k.dsconv_dw_1x4_q8(indir, rows, taps, s.mant.ptr, cp, zero, cp, this.wPtr, this.xiPtr,
-        this.quantization.blockMode === 'taps' ? 0 : cp, s.acc.ptr, cp);
+      k.dsconv_dw_weights(this.wPtr, this.xiPtr, this.quantization.blockMode === 'taps' ? 0 : cp, taps, cp, s.weights.ptr);
+      k.dwconv_1x16_f32(indir, rows, taps, s.mant.ptr, cp, zero, cp, s.weights.ptr, s.acc.ptr, cp);
       return;
     }
     const { blockLen, nBlocks, paddedLen } = this.b;
@@ -507,7 +508,7 @@ export class Conv2d extends ConvLayer {
     const taps = g.kh * g.kw;
     const acc = r.scratch.acc.ptr;
     if (this.depthwise) {
-      r.k.dwconv_1x4_f32(indir, rows, taps, image, imageStride, zero, imageStride, this.wPtr, acc, imageStride);
+      r.k.dwconv_1x16_f32(indir, rows, taps, image, imageStride, zero, imageStride, this.wPtr, acc, imageStride);
       return;
     }
     const a = this.tiledAccLayout();
