@@ -19,13 +19,8 @@ export interface Kernels {
     paddedLen: number, scale: number): void;
   bfp_dequant_c1(src: number, pixels: number, srcStride: number, channels: number, mantissaBits: number,
     dst: number, dstStride: number): void;
-  /** Relaxed build only. */
-  relaxed_dot_probe?(a: number, b: number, c: number, out: number): void;
   dsconv_4x8c2_dot16_q8: DsconvKernel;
   dsconv_4x8c2_dot16_q4: DsconvKernel;
-  /** Relaxed build only. */
-  dsconv_4x8c4_rdot_q7?: RdotKernel;
-  dsconv_4x8c4_rdot_q4?: RdotKernel;
   conv_4x8_f32(indir: number, npix: number, taps: number, inp: number, inStride: number, zero: number,
     channels: number, w: number, nTiles: number, out: number, outStride: number): void;
   dwconv_1x16_f32(indir: number, npix: number, taps: number, inp: number, inStride: number, zero: number,
@@ -33,17 +28,8 @@ export interface Kernels {
   dsconv_dw_weights(q: number, xi: number, xiTapStride: number, taps: number, channels: number, dst: number): void;
   /** Relaxed build only. */
   relaxed_dot_probe?(a: number, b: number, c: number, out: number): void;
-  dsconv_4x8c2_dot16_q8: DsconvKernel;
-  dsconv_4x8c2_dot16_q4: DsconvKernel;
-  /** Relaxed build only. */
   dsconv_4x8c4_rdot_q7?: RdotKernel;
   dsconv_4x8c4_rdot_q4?: RdotKernel;
-  conv_4x8_f32(indir: number, npix: number, taps: number, inp: number, inStride: number, zero: number,
-    channels: number, w: number, nTiles: number, out: number, outStride: number): void;
-  dwconv_1x4_f32(indir: number, npix: number, taps: number, inp: number, inStride: number, zero: number,
-    channels: number, w: number, out: number, outStride: number): void;
-  dsconv_dw_1x4_q8(indir: number, npix: number, taps: number, inp: number, inStride: number, zero: number,
-    channels: number, q: number, xi: number, xiTapStride: number, out: number, outStride: number): void;
 }
 
 export type DsconvKernel = (indir: number, npix: number, taps: number, mant: number, mantStride: number,
