@@ -48,13 +48,13 @@ const HALF_FIELD: i32 = 126 << 23;
 }
 
 // Both BFP layouts share this loop. T = i16: int16 mantissas and one f32 scale per block record;
-// T = i8: int8 mantissas (|M| <= 127 fits) and records of (f32 scale, i32 sum of the block's
-// mantissas), the sum being what the relaxed kernels need to undo their weight offset.
+// T = i8: int8 mantissas (|M| <= 127 fits) and records of (f32 scale, i32 sumScale * the sum of
+// the block's mantissas), the term the relaxed kernels start from to undo their weight offset.
 // @ts-ignore: decorator
 @inline function bfpBlocks<T>(
   src: usize, pixels: i32, srcStride: i32,
   groups: i32, groupChannels: i32, blockLen: i32, nBlocks: i32, mantissaBits: i32,
-  mant: usize, mantStride: i32, paddedLen: i32, scale: usize,
+  mant: usize, mantStride: i32, paddedLen: i32, scale: usize, sumScale: i32,
 ): void {
   const narrow8 = sizeof<T>() == 1;
   const recordBytes: usize = narrow8 ? 8 : 4;
@@ -127,7 +127,7 @@ const HALF_FIELD: i32 = 126 << 23;
         }
         for (; c < paddedLen; c++) store<T>(vout + <usize>c * sizeof<T>(), 0);
         store<f32>(rec, pow2f(emax - mantissaBits - 125));
-        if (narrow8) store<i32>(rec, sum, 4);
+        if (narrow8) store<i32>(rec, sum * sumScale, 4);
       }
     }
   }
@@ -147,21 +147,21 @@ export function bfp_quantize_nhwc(
   mant: usize, mantStride: i32, paddedLen: i32, scale: usize,
 ): void {
   bfpBlocks<i16>(src, pixels, srcStride, groups, groupChannels, blockLen, nBlocks, mantissaBits,
-    mant, mantStride, paddedLen, scale);
+    mant, mantStride, paddedLen, scale, 0);
 }
 
 /**
  * As bfp_quantize_nhwc, with int8 mantissas at mant + p * mantStride + slot * paddedLen and
- * 8-byte records at scale + 8 * (p * groups * nBlocks + slot): the f32 scale, then the i32 sum
- * of the block's mantissas.
+ * 8-byte records at scale + 8 * (p * groups * nBlocks + slot): the f32 scale, then sumScale
+ * times the sum of the block's mantissas (i32).
  */
 export function bfp_quantize_nhwc_i8(
   src: usize, pixels: i32, srcStride: i32,
   groups: i32, groupChannels: i32, blockLen: i32, nBlocks: i32, mantissaBits: i32,
-  mant: usize, mantStride: i32, paddedLen: i32, scale: usize,
+  mant: usize, mantStride: i32, paddedLen: i32, scale: usize, sumScale: i32,
 ): void {
   bfpBlocks<i8>(src, pixels, srcStride, groups, groupChannels, blockLen, nBlocks, mantissaBits,
-    mant, mantStride, paddedLen, scale);
+    mant, mantStride, paddedLen, scale, sumScale);
 }
 
 /**

@@ -99,10 +99,10 @@ import { rescale } from './tile';
           const xl = v128.load(xp);
           const xh = v128.load(xp, 16);
           xp += 32;
-          rescale(o, a0l, a0h, xl, xh, load<f32>(s0));
-          rescale(o + os, a1l, a1h, xl, xh, load<f32>(s1));
-          rescale(o + 2 * os, a2l, a2h, xl, xh, load<f32>(s2));
-          rescale(o + 3 * os, a3l, a3h, xl, xh, load<f32>(s3));
+          rescale(o, a0l, a0h, xl, xh, s0);
+          rescale(o + os, a1l, a1h, xl, xh, s1);
+          rescale(o + 2 * os, a2l, a2h, xl, xh, s2);
+          rescale(o + 3 * os, a3l, a3h, xl, xh, s3);
           m0 += blockStep; m1 += blockStep; m2 += blockStep; m3 += blockStep;
           s0 += 4; s1 += 4; s2 += 4; s3 += 4;
         }

@@ -5,11 +5,12 @@
 //
 // Its second operand must stay in [0, 127] to be exact everywhere, so weights are stored offset:
 // q + z with z = 8 (bits <= 4) or 64 (bits 5..7). The offset adds z * ΣM to each block sum, and
-// each block's sums start at -z * ΣM (ΣM comes with the mantissas from bfp_quantize_nhwc_i8), so
-// the block sums are the same exact integers as the portable kernels', rescaled by the same code.
+// each block's sums start at -z * ΣM (which bfp_quantize_nhwc_i8 writes beside each block's
+// scale), so the block sums are the same exact integers as the portable kernels', rescaled by the
+// same code.
 //
 // Activations: int8 mantissas of block β at mant + idx * mantStride + β * paddedLen; records
-// (f32 scale, i32 ΣM) at scale + 8 * (idx * scaleStride + β).
+// (f32 scale, i32 -z * ΣM) at scale + 8 * (idx * scaleStride + β).
 // Weights, per tile of 8 outputs, per tap, per block, per channel quad:
 //   q7: 32 bytes, output k's four channels at bytes 4k..4k+3 (k < 4), 16 + 4(k-4).. (k >= 4);
 //   q4: 16 bytes, byte 4(k % 4) + c holding output k in its low nibble (k < 4) or high nibble.
@@ -20,7 +21,7 @@ import { rescale } from './tile';
 @inline function rdotTiles<W>(
   indir: usize, npix: i32, taps: i32,
   mant: usize, mantStride: i32, scale: usize, scaleStride: i32, zeroMant: usize, zeroScale: usize,
-  nBlocks: i32, paddedLen: i32, zeroPoint: i32, w: usize, xi: usize, nTiles: i32, out: usize, outStride: i32,
+  nBlocks: i32, paddedLen: i32, w: usize, xi: usize, nTiles: i32, out: usize, outStride: i32,
 ): void {
   const q4 = !isSigned<W>();
   const blockBytes = q4 ? paddedLen * 4 : paddedLen * 8;
@@ -56,10 +57,10 @@ import { rescale } from './tile';
         let s2 = select<usize>(scale + <usize>i2 * sStride, zeroScale, i2 >= 0);
         let s3 = select<usize>(scale + <usize>i3 * sStride, zeroScale, i3 >= 0);
         for (let b = 0; b < nBlocks; b++) {
-          let a0l = i32x4.splat(-zeroPoint * load<i32>(s0, 4)), a0h = a0l;
-          let a1l = i32x4.splat(-zeroPoint * load<i32>(s1, 4)), a1h = a1l;
-          let a2l = i32x4.splat(-zeroPoint * load<i32>(s2, 4)), a2h = a2l;
-          let a3l = i32x4.splat(-zeroPoint * load<i32>(s3, 4)), a3h = a3l;
+          let a0l = v128.load32_splat(s0, 4), a0h = a0l;
+          let a1l = v128.load32_splat(s1, 4), a1h = a1l;
+          let a2l = v128.load32_splat(s2, 4), a2h = a2l;
+          let a3l = v128.load32_splat(s3, 4), a3h = a3l;
           for (let c: usize = 0; c < blockStep; c += 4) {
             let wl: v128, wh: v128;
             if (q4) {
@@ -84,10 +85,10 @@ import { rescale } from './tile';
           const xl = v128.load(xp);
           const xh = v128.load(xp, 16);
           xp += 32;
-          rescale(o, a0l, a0h, xl, xh, load<f32>(s0));
-          rescale(o + os, a1l, a1h, xl, xh, load<f32>(s1));
-          rescale(o + 2 * os, a2l, a2h, xl, xh, load<f32>(s2));
-          rescale(o + 3 * os, a3l, a3h, xl, xh, load<f32>(s3));
+          rescale(o, a0l, a0h, xl, xh, s0);
+          rescale(o + os, a1l, a1h, xl, xh, s1);
+          rescale(o + 2 * os, a2l, a2h, xl, xh, s2);
+          rescale(o + 3 * os, a3l, a3h, xl, xh, s3);
           m0 += blockStep; m1 += blockStep; m2 += blockStep; m3 += blockStep;
           s0 += 8; s1 += 8; s2 += 8; s3 += 8;
         }
@@ -100,18 +101,18 @@ import { rescale } from './tile';
 export function dsconv_4x8c4_rdot_q7(
   indir: usize, npix: i32, taps: i32,
   mant: usize, mantStride: i32, scale: usize, scaleStride: i32, zeroMant: usize, zeroScale: usize,
-  nBlocks: i32, paddedLen: i32, zeroPoint: i32, w: usize, xi: usize, nTiles: i32, out: usize, outStride: i32,
+  nBlocks: i32, paddedLen: i32, w: usize, xi: usize, nTiles: i32, out: usize, outStride: i32,
 ): void {
   rdotTiles<i8>(indir, npix, taps, mant, mantStride, scale, scaleStride, zeroMant, zeroScale,
-    nBlocks, paddedLen, zeroPoint, w, xi, nTiles, out, outStride);
+    nBlocks, paddedLen, w, xi, nTiles, out, outStride);
 }
 
 /** Offset nibble weights (bits 2..4, z = 8). `npix` must be a multiple of 4. */
 export function dsconv_4x8c4_rdot_q4(
   indir: usize, npix: i32, taps: i32,
   mant: usize, mantStride: i32, scale: usize, scaleStride: i32, zeroMant: usize, zeroScale: usize,
-  nBlocks: i32, paddedLen: i32, zeroPoint: i32, w: usize, xi: usize, nTiles: i32, out: usize, outStride: i32,
+  nBlocks: i32, paddedLen: i32, w: usize, xi: usize, nTiles: i32, out: usize, outStride: i32,
 ): void {
   rdotTiles<u8>(indir, npix, taps, mant, mantStride, scale, scaleStride, zeroMant, zeroScale,
-    nBlocks, paddedLen, zeroPoint, w, xi, nTiles, out, outStride);
+    nBlocks, paddedLen, w, xi, nTiles, out, outStride);
 }

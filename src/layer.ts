@@ -397,25 +397,27 @@ export class DSConv2d extends ConvLayer {
     const { blockLen, nBlocks, paddedLen } = this.b;
     const slots = g.groups * nBlocks;
     const format = this.format!;
-    const relaxed = format === 'rdot_q7' || format === 'rdot_q4';
-    // The relaxed kernels read int8 mantissas with (scale, ΣM) records; the portable ones int16 and scales.
-    const mantBytes = relaxed ? 1 : 2;
-    const recordBytes = relaxed ? 8 : 4;
-    (relaxed ? k.bfp_quantize_nhwc_i8 : k.bfp_quantize_nhwc)(image, hw, imageStride, g.groups, g.groupChannels,
-      blockLen, nBlocks, m, s.mant.ptr, slots * paddedLen, paddedLen, s.scale.ptr);
     const acc = this.tiledAccLayout();
     const nTiles = acc.groupStride / TILE_N;
-    const z = zeroPoint(format);
+    const relaxed = format === 'rdot_q7' || format === 'rdot_q4';
+    if (relaxed) {
+      // int8 mantissas, and beside each block scale the -z * ΣM the relaxed kernels start from.
+      k.bfp_quantize_nhwc_i8(image, hw, imageStride, g.groups, g.groupChannels, blockLen, nBlocks, m,
+        s.mant.ptr, slots * paddedLen, paddedLen, s.scale.ptr, -zeroPoint(format));
+    } else {
+      k.bfp_quantize_nhwc(image, hw, imageStride, g.groups, g.groupChannels, blockLen, nBlocks, m,
+        s.mant.ptr, slots * paddedLen, paddedLen, s.scale.ptr);
+    }
+    const kernel = format === 'rdot_q7' ? k.dsconv_4x8c4_rdot_q7! : format === 'rdot_q4' ? k.dsconv_4x8c4_rdot_q4!
+      : format === 'dot16_q4' ? k.dsconv_4x8c2_dot16_q4 : k.dsconv_4x8c2_dot16_q8;
+    const mantBytes = relaxed ? 1 : 2;
+    const recordBytes = relaxed ? 8 : 4;
     for (let grp = 0; grp < g.groups; grp++) {
-      const args = [indir, rows, taps,
+      kernel(indir, rows, taps,
         s.mant.ptr + grp * nBlocks * paddedLen * mantBytes, slots * paddedLen,
-        s.scale.ptr + grp * nBlocks * recordBytes, slots, zero, zero, nBlocks, paddedLen] as const;
-      const rest = [this.wPtr + grp * this.groupWeightBytes, this.xiPtr + grp * this.groupXiFloats * 4,
-        nTiles, s.acc.ptr + grp * acc.groupStride * 4, acc.stride] as const;
-      if (format === 'rdot_q7') k.dsconv_4x8c4_rdot_q7!(...args, z, ...rest);
-      else if (format === 'rdot_q4') k.dsconv_4x8c4_rdot_q4!(...args, z, ...rest);
-      else if (format === 'dot16_q4') k.dsconv_4x8c2_dot16_q4(...args, ...rest);
-      else k.dsconv_4x8c2_dot16_q8(...args, ...rest);
+        s.scale.ptr + grp * nBlocks * recordBytes, slots, zero, zero, nBlocks, paddedLen,
+        this.wPtr + grp * this.groupWeightBytes, this.xiPtr + grp * this.groupXiFloats * 4,
+        nTiles, s.acc.ptr + grp * acc.groupStride * 4, acc.stride);
     }
   }
 
