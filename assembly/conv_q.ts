@@ -130,3 +130,24 @@ export function dsconv_4x8c2_dot16_q4(
   dsconvTiles<u8>(indir, npix, taps, mant, mantStride, scale, scaleStride, zeroMant, zeroScale,
     nBlocks, paddedLen, w, xi, nTiles, out, outStride);
 }
+
+/**
+ * The dequantized weights ξ · q as float32 in conv_4x8_f32's layout, for one call of a layer
+ * whose blocks are too short for the integer kernels: `units` (group, tile, tap) units, each of
+ * `channels` rows of 8 int8 q at q + 8 * (unit * channels + c), with ξ per block of `blockLen`
+ * rows at xi + 32 * (unit * nBlocks + c / blockLen). Formed per call into scratch, so no float
+ * copy stays resident.
+ */
+export function dsconv_weights_f32(q: usize, xi: usize, units: i32, channels: i32, blockLen: i32, nBlocks: i32, dst: usize): void {
+  for (let u = 0; u < units; u++) {
+    for (let c = 0; c < channels; c++) {
+      const row = <usize>(u * channels + c);
+      const x = xi + <usize>(u * nBlocks + c / blockLen) * 32;
+      const w = v128.load64_zero(q + row * 8);
+      const lo = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(i16x8.extend_low_i8x16_s(w)));
+      const hi = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(i16x8.extend_low_i8x16_s(w)));
+      v128.store(dst + row * 32, f32x4.mul(lo, v128.load(x)));
+      v128.store(dst + row * 32, f32x4.mul(hi, v128.load(x, 16)), 16);
+    }
+  }
+}

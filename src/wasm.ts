@@ -17,6 +17,9 @@ export interface Kernels {
   bfp_quantize_nhwc_i8(src: number, pixels: number, srcStride: number, groups: number, groupChannels: number,
     blockLen: number, nBlocks: number, mantissaBits: number, mant: number, mantStride: number,
     paddedLen: number, scale: number, sumScale: number): void;
+  bfp_dequant_nhwc(src: number, pixels: number, srcStride: number, groups: number, groupChannels: number,
+    blockLen: number, nBlocks: number, mantissaBits: number, dst: number, dstStride: number): void;
+  dsconv_weights_f32(q: number, xi: number, units: number, channels: number, blockLen: number, nBlocks: number, dst: number): void;
   bfp_dequant_c1(src: number, pixels: number, srcStride: number, channels: number, mantissaBits: number,
     dst: number, dstStride: number): void;
   dsconv_4x8c2_dot16_q8: DsconvKernel;
@@ -44,7 +47,7 @@ export interface ScratchSet {
   mant: Scratch;    // BFP mantissas (or dequantized values for depthwise)
   scale: Scratch;   // BFP block scales
   acc: Scratch;     // kernel output before the epilogue
-  weights: Scratch; // per-call dequantized depthwise weights
+  weights: Scratch; // per-call dequantized weights (depthwise, and layers with blocks of <= 4 channels)
   zero: Scratch;    // all zeros: what padded taps read
 }
 
