@@ -385,6 +385,8 @@ export class DSConv2d extends ConvLayer {
     } else {
       s.mant.ensure(hw * slots * this.b.paddedLen * 2);
       s.scale.ensure(hw * slots * 8);
+      // One tile of nibble weights widened (int16 or bytes) for the q4 kernels.
+      if (this.format === 'dot16_q4' || this.format === 'rdot_q4') s.weights.ensure(g.kh * g.kw * slots / g.groups * this.b.paddedLen * 16);
     }
     return s.acc.ensure(rows * this.tiledAccLayout().stride * 4);
   }
@@ -437,7 +439,7 @@ export class DSConv2d extends ConvLayer {
         s.mant.ptr + grp * nBlocks * paddedLen * mantBytes, slots * paddedLen,
         s.scale.ptr + grp * nBlocks * recordBytes, slots, zero, zero, nBlocks, paddedLen,
         this.wPtr + grp * this.groupWeightBytes, this.xiPtr + grp * this.groupXiFloats * 4,
-        nTiles, s.acc.ptr + grp * acc.groupStride * 4, acc.stride);
+        nTiles, s.acc.ptr + grp * acc.groupStride * 4, acc.stride, s.weights.ptr);
     }
   }
 

@@ -37,7 +37,7 @@ export interface Kernels {
 
 export type DsconvKernel = (indir: number, npix: number, taps: number, mant: number, mantStride: number,
   scale: number, scaleStride: number, zeroMant: number, zeroScale: number, nBlocks: number,
-  paddedLen: number, w: number, xi: number, nTiles: number, out: number, outStride: number) => void;
+  paddedLen: number, w: number, xi: number, nTiles: number, out: number, outStride: number, wide: number) => void;
 
 /** Scratch buffers shared by all layers: one call runs at a time, so they are reused by all. */
 export interface ScratchSet {
