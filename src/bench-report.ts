@@ -70,6 +70,27 @@ export function benchJson(results: readonly BenchResult[], env: { node: string; 
   };
 }
 
+/**
+ * The README's table, from a --json document: GMAC/s per layer (rows) and engine (columns), then
+ * the speed of dsconv-int4 and dsconv-int8 relative to each baseline that was run.
+ */
+export function markdownTable(doc: BenchJson): string {
+  const layers = [...new Set(doc.results.map((r) => r.layer))];
+  const engines = [...new Set(doc.results.map((r) => r.engine))];
+  const get = (layer: string, engine: string) => doc.results.find((r) => r.layer === layer && r.engine === engine);
+  const pairs = ['dsconv-int4', 'dsconv-int8'].filter((e) => engines.includes(e))
+    .flatMap((e) => BASELINES.filter((b) => engines.includes(b)).map((b) => [e, b]));
+  const head = ['layer (batch 1)', 'MMAC', ...engines, ...pairs.map(([e, b]) => `${e.replace('dsconv-', '')} vs ${b}`)];
+  const lines = [`| ${head.join(' | ')} |`, `|---|${head.slice(1).map(() => '---:').join('|')}|`];
+  for (const layer of layers) {
+    const macs = doc.results.find((r) => r.layer === layer)!.macs;
+    const cells = engines.map((e) => { const r = get(layer, e); return r ? r.gmacs.toFixed(1) : '-'; });
+    const ratios = pairs.map(([e, b]) => { const x = get(layer, e), y = get(layer, b); return x && y ? `${(y.ms / x.ms).toFixed(2)}x` : '-'; });
+    lines.push(`| ${layer.replace('->', '→')} | ${(macs / 1e6).toFixed(1)} | ${[...cells, ...ratios].join(' | ')} |`);
+  }
+  return lines.join('\n') + '\n';
+}
+
 const escapeXml = (s: string) => s.replace(/[<>&'"]/g, (c) => `&${({ '<': 'lt', '>': 'gt', '&': 'amp', "'": 'apos', '"': 'quot' } as Record<string, string>)[c]};`);
 
 /** Colours by engine, distinguishable in print; engines beyond these cycle through them. */
@@ -89,7 +110,7 @@ function tickStep(max: number): number {
 export function benchSvg(results: readonly BenchResult[], env: { machine: string; node: string; note?: string }): string {
   const layers = [...new Set(results.map((r) => r.layer))];
   const engines = [...new Set(results.map((r) => r.engine))];
-  const bar = 12, gap = 26, left = 60, top = 64, plotH = 300, bottom = 70;
+  const bar = 12, gap = 34, left = 60, top = 64, plotH = 300, bottom = 70;
   const groupW = engines.length * bar + gap;
   const width = Math.max(640, left + layers.length * groupW + 20);
   const height = top + plotH + bottom;

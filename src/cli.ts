@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   runBench, runBreakdown, dsconvEngines, selectLayers, SUITE, DSCONV_ENGINES, ROUNDS,
-  formatTable, formatWeights, formatBreakdown, benchJson, benchSvg, type Engine, type LayerSpec, type Progress,
+  formatTable, formatWeights, formatBreakdown, benchJson, benchSvg, markdownTable, type Engine, type LayerSpec, type Progress,
 } from './bench.js';
 import { loadPeers, PEER_ENGINES, type PeerId } from './bench-peers.js';
 import { init, getInfo } from './wasm.js';
@@ -13,7 +13,7 @@ import { init, getInfo } from './wasm.js';
 const ALL_ENGINES: readonly string[] = [...DSCONV_ENGINES, ...PEER_ENGINES];
 
 const USAGE = `usage: dsconv bench [--quick] [--layout NHWC|NCHW] [--layers NAME,...] [--engines ID,...]
-                    [--json FILE] [--svg FILE] [--breakdown]
+                    [--json FILE] [--svg FILE] [--markdown FILE] [--breakdown]
 
 Times DSConv (dsconv-int4: 4-bit weights; dsconv-int8: 8-bit; both B = 32, 8-bit mantissas),
 this package's float32 conv (dsconv-f32) and peers (xnnpack-f32: tfjs-backend-wasm conv2d;
@@ -30,6 +30,7 @@ preparation time and weight bytes.
                  installed is skipped unless named here)
   --json FILE    write {"node", "relaxed", "results": [{"layer", "macs", "engine", "ms", "gmacs"}]}
   --svg FILE     write a bar chart of GMAC/s per layer and engine
+  --markdown FILE  write the README's table: GMAC/s per layer and engine, dsconv's ratios
   --breakdown    also time the phases of dsconv's forward() (BFP, kernel, epilogue, ...)
 
 Layers: ${SUITE.map((l) => `"${l.name}"`).join(', ')}.`;
@@ -44,6 +45,7 @@ interface BenchArgs {
   enginesGiven: boolean;
   json?: string;
   svg?: string;
+  markdown?: string;
   breakdown: boolean;
 }
 
@@ -60,6 +62,7 @@ function parseBenchArgs(args: readonly string[]): BenchArgs {
     else if (flag === '--breakdown') a.breakdown = true;
     else if (flag === '--json') a.json = value();
     else if (flag === '--svg') a.svg = value();
+    else if (flag === '--markdown') a.markdown = value();
     else if (flag === '--layout') {
       const v = value().toUpperCase();
       if (v !== 'NCHW' && v !== 'NHWC') throw new UsageError(`--layout must be NHWC or NCHW, got ${args[i]}`);
@@ -134,8 +137,10 @@ async function bench(args: readonly string[]): Promise<number> {
     progress.clear();
     out.write(`\nWhere dsconv's forward() spends its time (mean of many calls; the per-block rescale is inside the kernel):\n${formatBreakdown(b)}\n`);
   }
-  if (a.json) write(a.json, `${JSON.stringify(benchJson(results, { node: process.version, relaxed }), null, 1)}\n`);
-  if (a.svg) write(a.svg, benchSvg(results, { machine, node: process.version, note: `${relaxed ? 'relaxed-SIMD' : 'portable SIMD'} build` }));
+  const doc = benchJson(results, { node: process.version, relaxed });
+  if (a.json) write(a.json, `${JSON.stringify(doc, null, 1)}\n`);
+  if (a.markdown) write(a.markdown, markdownTable(doc));
+  if (a.svg) write(a.svg, benchSvg(results, { machine, node: process.version, note: `${relaxed ? 'relaxed-SIMD' : 'portable SIMD'} build${a.quick ? ', --quick run' : ''}` }));
   return 0;
 }
 

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { init, DSConv2d } from '../dist/index.js';
 import {
   SUITE, selectLayers, layerData, dsconvEngines, runBench, runBreakdown, sqnr, convOptions,
-  formatTable, benchJson, benchSvg, BREAKDOWN_PHASES,
+  formatTable, benchJson, benchSvg, markdownTable, BREAKDOWN_PHASES,
 } from '../dist/bench.js';
 import { loadPeers, peerModules, PEER_ENGINES } from '../dist/bench-peers.js';
 
@@ -84,7 +84,7 @@ test('the suite: the layers of issue 3 and their MACs', () => {
 test('--json has exactly the documented shape; --svg is well-formed with one bar per layer and engine; --breakdown', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dsconv-bench-'));
   const engines = ['dsconv-int4', 'dsconv-int8', 'dsconv-f32', 'xnnpack-f32'];
-  const r = cli('bench', '--quick', '--layers', 'dw', '--engines', engines.join(','), '--json', join(dir, 'r.json'), '--svg', join(dir, 'r.svg'), '--breakdown');
+  const r = cli('bench', '--quick', '--layers', 'dw', '--engines', engines.join(','), '--json', join(dir, 'r.json'), '--svg', join(dir, 'r.svg'), '--markdown', join(dir, 'r.md'), '--breakdown');
   assert.is(r.status, 0, r.stderr);
   const doc = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8'));
   assert.equal(Object.keys(doc), ['node', 'relaxed', 'results']);
@@ -105,6 +105,10 @@ test('--json has exactly the documented shape; --svg is well-formed with one bar
   assert.ok(bars.every((b) => b[1] === DW));
   assert.ok(svg.includes(`Node ${process.version}`));
   assert.ok(svg.includes(cpus()[0].model.trim().replace(/&/g, '&amp;')));
+  const md = readFileSync(join(dir, 'r.md'), 'utf8').trim().split('\n');
+  assert.is(md.length, 3);
+  assert.is(md[2].split('|').length - 2, 2 + engines.length + 2); // layer, MMAC, engines, int4 and int8 vs xnnpack-f32
+  assert.ok(md[2].startsWith('| mobilenetv2 14x14 576 dw3x3 | 1.0 |'));
   // The table names the layouts and the timing contract; the breakdown has one row per dsconv engine.
   assert.match(r.stdout, /layouts: dsconv NHWC, xnnpack NHWC, ort NCHW/);
   assert.match(r.stdout, /xnnpack-f32 +tensor from the input/);
@@ -128,6 +132,10 @@ test('report functions: ratios to both baselines, JSON without extra keys, a bar
   assert.match(lines[3], /ort-int8\s+4\.000\s+0\.3\s+0\.50x\s+1\.00x/);
   assert.match(lines[4], /dsconv-int4\s+3\.000\s+0\.3\s+-\s+-/);
   assert.equal(benchJson(results, { node: 'v0', relaxed: true }).results[0], { layer: 'a 1', macs: 1e6, engine: 'dsconv-int4', ms: 1, gmacs: 1 });
+  const md = markdownTable(benchJson(results, { node: 'v0', relaxed: false })).split('\n');
+  assert.match(md[0], /\| int4 vs xnnpack-f32 \| int4 vs ort-int8 \|$/);
+  assert.is(md[2], '| a 1 | 1.0 | 1.0 | 0.5 | 0.3 | 2.00x | 4.00x |');
+  assert.is(md[3], '| b 2 | 1.0 | 0.3 | - | - | - | - |');
   const svg = benchSvg(results, { machine: 'M & <co>', node: 'v0' });
   checkXml(svg);
   assert.is(svg.match(/class="bar"/g).length, 4);
