@@ -156,7 +156,7 @@ export const DSCONV_ENGINES = ['dsconv-int4', 'dsconv-int8', 'dsconv-f32'] as co
 
 /**
  * This package's engines. NHWC is their natural layout (the kernels read NHWC; NCHW adds a
- * transpose in and out); `layout` forces one.
+ * transpose of the input and a strided output write); `layout` forces one.
  */
 export function dsconvEngines(layout: Layout = 'NHWC'): Engine[] {
   const make = (id: string, minSqnr: number, build: (d: LayerData) => Conv2d | DSConv2d): Engine => ({
@@ -176,7 +176,7 @@ export function dsconvEngines(layout: Layout = 'NHWC'): Engine[] {
         },
         resident: () => ({
           bytes: weights,
-          note: `kept in wasm (+${l.residentBytes - weights} B per input shape)`,
+          note: `in wasm${l instanceof DSConv2d ? `, ${l.weightBytes.total} B at rest` : ''}; +${l.residentBytes - weights} B per input shape`,
         }),
         dispose: () => l.dispose(),
       };
@@ -301,7 +301,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResult[]> {
         }
         progress(engine.id, 'warm');
         const w0 = now();
-        for (let calls = 0; calls < warmCalls || now() - w0 < warmTime; calls++) {
+        // At least one call, which also tells whether the engine is asynchronous.
+        for (let calls = 0; calls < Math.max(1, warmCalls) || now() - w0 < warmTime; calls++) {
           const r = inst.run();
           if (r instanceof Promise) { run.isAsync = true; await r; }
         }
