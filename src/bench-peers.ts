@@ -49,6 +49,10 @@ async function loadTf(): Promise<Tf> {
   // off in Node, so it takes the SIMD build, and XNNPACK runs on the calling thread.
   await import(peerModules.tfWasm);
   if (!(await tf.setBackend('wasm')) || tf.getBackend() !== 'wasm') throw new Error('the tfjs wasm backend did not initialise');
+  // These two flags are what picks tfjs-backend-wasm-simd.wasm.
+  if (!(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) || await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')) {
+    throw new Error('the tfjs wasm backend would not load its single-threaded SIMD build here');
+  }
   const threads = tf.backend().wasm.tfjs.getThreadsCount();
   if (threads !== 1) throw new Error(`the tfjs wasm backend runs ${threads} threads, expected 1`);
   return tf;
