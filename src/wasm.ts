@@ -1,5 +1,6 @@
-// Loading the wasm module and owning its memory: the one runtime every layer shares.
-import { instantiate } from '@assemblyscript/loader';
+// Loading the wasm module and owning its memory: the one runtime every layer shares. The module
+// imports nothing and its exports are plain functions, so it is instantiated with the WebAssembly
+// API alone: no glue dependency, and dist/ runs unbundled in a page (its imports are all relative).
 import { Heap, Scratch } from './memory.js';
 import { describe } from './validate.js';
 
@@ -230,18 +231,18 @@ async function source(options: InitOptions, build: Build): Promise<Bytes | Respo
 
 /**
  * A fetched module is compiled while it downloads (instantiateStreaming) when the server labels it
- * application/wasm, as that function demands; any other type, common on misconfigured servers, is
- * read whole and compiled from the bytes instead of failing.
+ * exactly application/wasm, as that function demands (engines differ on letter case and
+ * parameters, so only the plain form is trusted); any other type, common on misconfigured
+ * servers, is read whole and compiled from the bytes instead of failing.
  */
 async function instantiateKernels(src: Bytes | Response): Promise<Kernels> {
-  let input: Bytes | Response = src;
-  if (!isBytes(src)) {
-    const type = src.headers.get('content-type') ?? '';
-    const streams = typeof WebAssembly.instantiateStreaming === 'function' && /^application\/wasm\s*(;|$)/i.test(type);
-    if (!streams) input = await src.arrayBuffer();
-  }
-  const { exports } = await instantiate(input as BufferSource | Response, {});
-  return exports as unknown as Kernels;
+  let made: WebAssembly.WebAssemblyInstantiatedSource;
+  if (isBytes(src)) made = await WebAssembly.instantiate(src as BufferSource, {});
+  else if (typeof WebAssembly.instantiateStreaming === 'function'
+    && /^[ \t]*application\/wasm[ \t]*$/.test(src.headers.get('content-type') ?? '')) {
+    made = await WebAssembly.instantiateStreaming(src, {});
+  } else made = await WebAssembly.instantiate(await src.arrayBuffer(), {});
+  return made.instance.exports as unknown as Kernels;
 }
 
 /**

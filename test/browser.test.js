@@ -4,15 +4,20 @@
 // float rounding. Chromium is required: if it is missing or cannot start, this test fails.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { init, getInfo, DSConv2d, Conv2d, conv2d } from '../dist/index.js';
 import { bundle, serve, launchChromium, root } from '../tools/web.mjs';
 import { runCases } from './fixtures/cross-cases.js';
 
 // wasm-unsafe-eval allows compiling WebAssembly and nothing else: eval and new Function stay blocked.
-const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'";
+const csp = (extra = '') => `default-src 'none'; script-src 'self' 'wasm-unsafe-eval'${extra}; connect-src 'self'`;
 const HTML = '<!doctype html><meta charset="utf-8"><title>dsconv test</title><script type="module" src="/dist/page.js"></script>';
 const WASM = ['dsconv.wasm', 'dsconv-relaxed.wasm'];
+// No bundler: the page maps 'dsconv' to the package's own dist/index.js (whose imports are all relative).
+const NONCE = 'f0e1d2c3';
+const RAW_HTML = `<!doctype html><meta charset="utf-8"><title>dsconv unbundled</title>
+<script type="importmap" nonce="${NONCE}">{ "imports": { "dsconv": "/dist/index.js" } }</script>
+<script type="module" src="/fixtures/browser-page.js"></script>`;
 
 let browser, server, page, js;
 const node = {};
@@ -23,10 +28,17 @@ test.before(async () => {
   node.cases = runCases({ DSConv2d, Conv2d, conv2d });
   js = await bundle(`${root}test/fixtures/browser-page.js`);
   const routes = {
-    '/': { body: HTML, type: 'text/html', headers: { 'content-security-policy': CSP } },
+    '/': { body: HTML, type: 'text/html', headers: { 'content-security-policy': csp() } },
     // The published layout: the bundle in dist/, so its '../build/x.wasm' finds the binaries.
     '/dist/page.js': { body: js, type: 'text/javascript' },
+    '/raw': { body: RAW_HTML, type: 'text/html', headers: { 'content-security-policy': csp(` 'nonce-${NONCE}'`) } },
   };
+  for (const name of readdirSync(`${root}dist`).filter((f) => f.endsWith('.js'))) {
+    routes[`/dist/${name}`] = { body: readFileSync(`${root}dist/${name}`), type: 'text/javascript' };
+  }
+  for (const name of ['browser-page.js', 'cross-cases.js']) {
+    routes[`/fixtures/${name}`] = { body: readFileSync(`${root}test/fixtures/${name}`), type: 'text/javascript' };
+  }
   for (const name of WASM) {
     const body = readFileSync(`${root}build/${name}`);
     routes[`/build/${name}`] = { body, type: 'application/wasm' };
@@ -45,8 +57,8 @@ test.after(async () => {
 });
 
 /** A fresh page load (init() runs once per page), then init(options) and the cases. */
-async function inPage(options) {
-  await page.goto(`${server.url}/`);
+async function inPage(options, path = '/') {
+  await page.goto(`${server.url}${path}`);
   await page.waitForFunction(() => typeof globalThis.dsconvTest === 'function');
   return page.evaluate((o) => globalThis.dsconvTest(o), options);
 }
@@ -88,6 +100,15 @@ test(`auto: the relaxed build (Chromium has relaxed SIMD and an exact dot), stre
   assert.equal(got.violations, []);
   assert.is(got.evalBlocked, true, 'the page policy blocks eval');
   assertSameAsNode(got, 'auto');
+});
+
+test('unbundled: dist/ as published, imported through an import map, streamed, same outputs', async () => {
+  const got = await inPage({}, '/raw');
+  assert.is(got.error, undefined);
+  assert.is(got.build, 'relaxed');
+  assert.is(got.streamed, 1);
+  assert.equal(got.violations, []);
+  assertSameAsNode(got, 'unbundled');
 });
 
 test('build: simd forced in the browser gives the same outputs', async () => {
