@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,9 @@ const env = { ...process.env };
 delete env.NODE_V8_COVERAGE;
 delete env.DSCONV_BUILD;
 
-const ALLOWED = [/^dist\/[\w-]+\.js$/, /^dist\/[\w-]+\.d\.ts$/, /^build\/[\w-]+\.wasm$/, /^README\.md$/, /^LICENSE$/, /^package\.json$/];
+// Source maps too: the built JS names them in its sourceMappingURL comments (a dangling one makes
+// Vite's dev server log an error per file), and they point stack traces at the TypeScript.
+const ALLOWED = [/^dist\/[\w-]+\.js$/, /^dist\/[\w-]+\.js\.map$/, /^dist\/[\w-]+\.d\.ts$/, /^build\/[\w-]+\.wasm$/, /^README\.md$/, /^LICENSE$/, /^package\.json$/];
 const REQUIRED = ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/wasm.js',
   'dist/reference.js', 'dist/reference.d.ts', 'dist/cli.js', 'build/dsconv.wasm', 'build/dsconv-relaxed.wasm'];
 
@@ -32,12 +34,16 @@ test.before(async () => {
 });
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('npm pack holds the built JS, .d.ts, .wasm, README and LICENSE, and nothing else', () => {
+test('npm pack holds the built JS (with its maps), .d.ts, .wasm, README and LICENSE, and nothing else', () => {
   const stray = tarball.files.filter((f) => !ALLOWED.some((re) => re.test(f)));
   assert.equal(stray, [], 'files outside the allowed set');
   for (const f of REQUIRED) assert.ok(tarball.files.includes(f), `${f} is packed`);
-  // Every module has its declarations.
-  for (const f of tarball.files.filter((f) => f.endsWith('.js'))) assert.ok(tarball.files.includes(f.replace(/\.js$/, '.d.ts')), `${f} has a .d.ts`);
+  // Every module has its declarations and the map its last line names.
+  for (const f of tarball.files.filter((f) => f.endsWith('.js'))) {
+    assert.ok(tarball.files.includes(f.replace(/\.js$/, '.d.ts')), `${f} has a .d.ts`);
+    const map = readFileSync(join(root, f), 'utf8').match(/\/\/# sourceMappingURL=(\S+)\s*$/);
+    if (map) assert.ok(tarball.files.includes(`dist/${map[1]}`), `${f} names dist/${map[1]}, which is packed`);
+  }
 });
 
 test('the tarball installed into an empty project imports and computes like the repository', async () => {
