@@ -47,6 +47,92 @@ const HALF_FIELD: i32 = 126 << 23;
   return bits < 0 ? -r : r;
 }
 
+// Both BFP layouts share this loop. T = i16: int16 mantissas and one f32 scale per block record;
+// T = i8: int8 mantissas (|M| <= 127 fits) and records of (f32 scale, i32 sum of the block's
+// mantissas), the sum being what the relaxed kernels need to undo their weight offset.
+// @ts-ignore: decorator
+@inline function bfpBlocks<T>(
+  src: usize, pixels: i32, srcStride: i32,
+  groups: i32, groupChannels: i32, blockLen: i32, nBlocks: i32, mantissaBits: i32,
+  mant: usize, mantStride: i32, paddedLen: i32, scale: usize,
+): void {
+  const narrow8 = sizeof<T>() == 1;
+  const recordBytes: usize = narrow8 ? 8 : 4;
+  const maxMs = (1 << (mantissaBits - 1)) - 1;
+  const maxM = i32x4.splat(maxMs);
+  const slots = groups * nBlocks;
+  for (let p = 0; p < pixels; p++) {
+    const row = src + <usize>(p * srcStride) * 4;
+    const mrow = mant + <usize>(p * mantStride) * sizeof<T>();
+    const srow = scale + <usize>(p * slots) * recordBytes;
+    for (let g = 0; g < groups; g++) {
+      for (let b = 0; b < nBlocks; b++) {
+        const c0 = b * blockLen;
+        const len = min(blockLen, groupChannels - c0);
+        const vin = row + <usize>(g * groupChannels + c0) * 4;
+        const slot = g * nBlocks + b;
+        const vout = mrow + <usize>(slot * paddedLen) * sizeof<T>();
+        const rec = srow + <usize>slot * recordBytes;
+        const len4 = len & ~3;
+        // Largest exponent field of the block.
+        let vmax = i32x4.splat(0);
+        for (let c = 0; c < len4; c += 4) {
+          vmax = i32x4.max_u(vmax, v128.and(v128.load(vin + <usize>c * 4), i32x4.splat(EXP_MASK)));
+        }
+        let emax = hmaxU(vmax);
+        for (let c = len4; c < len; c++) emax = max(emax, load<i32>(vin + <usize>c * 4) & EXP_MASK);
+        emax >>>= 23;
+        if (emax == 0) {
+          memory.fill(vout, 0, <usize>paddedLen * sizeof<T>());
+          store<f32>(rec, 0);
+          if (narrow8) store<i32>(rec, 0, 4);
+          continue;
+        }
+        const adjS = (mantissaBits + 125 - emax) << 23;
+        const adj = i32x4.splat(adjS);
+        let vsum = i32x4.splat(0);
+        let c = 0;
+        if (narrow8) {
+          for (; c + 16 <= len; c += 16) {
+            const m0 = mant4(v128.load(vin + <usize>c * 4), adj, maxM);
+            const m1 = mant4(v128.load(vin + <usize>c * 4, 16), adj, maxM);
+            const m2 = mant4(v128.load(vin + <usize>c * 4, 32), adj, maxM);
+            const m3 = mant4(v128.load(vin + <usize>c * 4, 48), adj, maxM);
+            vsum = i32x4.add(vsum, i32x4.add(i32x4.add(m0, m1), i32x4.add(m2, m3)));
+            v128.store(vout + <usize>c, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(m0, m1), i16x8.narrow_i32x4_s(m2, m3)));
+          }
+          for (; c + 4 <= len; c += 4) {
+            const m0 = mant4(v128.load(vin + <usize>c * 4), adj, maxM);
+            vsum = i32x4.add(vsum, m0);
+            const n = i16x8.narrow_i32x4_s(m0, m0);
+            v128.store32_lane(vout + <usize>c, i8x16.narrow_i16x8_s(n, n), 0);
+          }
+        } else {
+          for (; c + 8 <= len; c += 8) {
+            const lo = mant4(v128.load(vin + <usize>c * 4), adj, maxM);
+            const hi = mant4(v128.load(vin + <usize>c * 4, 16), adj, maxM);
+            v128.store(vout + <usize>c * 2, i16x8.narrow_i32x4_s(lo, hi));
+          }
+          if (c + 4 <= len) {
+            const lo = mant4(v128.load(vin + <usize>c * 4), adj, maxM);
+            v128.store64_lane(vout + <usize>c * 2, i16x8.narrow_i32x4_s(lo, lo), 0);
+            c += 4;
+          }
+        }
+        let sum = i32x4.extract_lane(vsum, 0) + i32x4.extract_lane(vsum, 1) + i32x4.extract_lane(vsum, 2) + i32x4.extract_lane(vsum, 3);
+        for (; c < len; c++) {
+          const m = mant1(load<i32>(vin + <usize>c * 4), adjS, maxMs);
+          sum += m;
+          store<T>(vout + <usize>c * sizeof<T>(), <T>m);
+        }
+        for (; c < paddedLen; c++) store<T>(vout + <usize>c * sizeof<T>(), 0);
+        store<f32>(rec, pow2f(emax - mantissaBits - 125));
+        if (narrow8) store<i32>(rec, sum, 4);
+      }
+    }
+  }
+}
+
 /**
  * Quantizes `pixels` pixels of an NHWC float32 tensor (pixel stride `srcStride` floats) to BFP.
  * Channels form `groups` groups of `groupChannels`; each group is cut into `nBlocks` blocks of
@@ -60,53 +146,22 @@ export function bfp_quantize_nhwc(
   groups: i32, groupChannels: i32, blockLen: i32, nBlocks: i32, mantissaBits: i32,
   mant: usize, mantStride: i32, paddedLen: i32, scale: usize,
 ): void {
-  const maxMs = (1 << (mantissaBits - 1)) - 1;
-  const maxM = i32x4.splat(maxMs);
-  const slots = groups * nBlocks;
-  for (let p = 0; p < pixels; p++) {
-    const row = src + <usize>(p * srcStride) * 4;
-    const mrow = mant + <usize>(p * mantStride) * 2;
-    const srow = scale + <usize>(p * slots) * 4;
-    for (let g = 0; g < groups; g++) {
-      for (let b = 0; b < nBlocks; b++) {
-        const c0 = b * blockLen;
-        const len = min(blockLen, groupChannels - c0);
-        const vin = row + <usize>(g * groupChannels + c0) * 4;
-        const slot = g * nBlocks + b;
-        const vout = mrow + <usize>(slot * paddedLen) * 2;
-        const len4 = len & ~3;
-        // Largest exponent field of the block.
-        let vmax = i32x4.splat(0);
-        for (let c = 0; c < len4; c += 4) {
-          vmax = i32x4.max_u(vmax, v128.and(v128.load(vin + <usize>c * 4), i32x4.splat(EXP_MASK)));
-        }
-        let emax = hmaxU(vmax);
-        for (let c = len4; c < len; c++) emax = max(emax, load<i32>(vin + <usize>c * 4) & EXP_MASK);
-        emax >>>= 23;
-        if (emax == 0) {
-          memory.fill(vout, 0, <usize>paddedLen * 2);
-          store<f32>(srow + <usize>slot * 4, 0);
-          continue;
-        }
-        const adjS = (mantissaBits + 125 - emax) << 23;
-        const adj = i32x4.splat(adjS);
-        let c = 0;
-        for (; c + 8 <= len; c += 8) {
-          const lo = mant4(v128.load(vin + <usize>c * 4), adj, maxM);
-          const hi = mant4(v128.load(vin + <usize>c * 4, 16), adj, maxM);
-          v128.store(vout + <usize>c * 2, i16x8.narrow_i32x4_s(lo, hi));
-        }
-        if (c + 4 <= len) {
-          const lo = mant4(v128.load(vin + <usize>c * 4), adj, maxM);
-          v128.store64_lane(vout + <usize>c * 2, i16x8.narrow_i32x4_s(lo, lo), 0);
-          c += 4;
-        }
-        for (; c < len; c++) store<i16>(vout + <usize>c * 2, <i16>mant1(load<i32>(vin + <usize>c * 4), adjS, maxMs));
-        for (; c < paddedLen; c++) store<i16>(vout + <usize>c * 2, 0);
-        store<f32>(srow + <usize>slot * 4, pow2f(emax - mantissaBits - 125));
-      }
-    }
-  }
+  bfpBlocks<i16>(src, pixels, srcStride, groups, groupChannels, blockLen, nBlocks, mantissaBits,
+    mant, mantStride, paddedLen, scale);
+}
+
+/**
+ * As bfp_quantize_nhwc, with int8 mantissas at mant + p * mantStride + slot * paddedLen and
+ * 8-byte records at scale + 8 * (p * groups * nBlocks + slot): the f32 scale, then the i32 sum
+ * of the block's mantissas.
+ */
+export function bfp_quantize_nhwc_i8(
+  src: usize, pixels: i32, srcStride: i32,
+  groups: i32, groupChannels: i32, blockLen: i32, nBlocks: i32, mantissaBits: i32,
+  mant: usize, mantStride: i32, paddedLen: i32, scale: usize,
+): void {
+  bfpBlocks<i8>(src, pixels, srcStride, groups, groupChannels, blockLen, nBlocks, mantissaBits,
+    mant, mantStride, paddedLen, scale);
 }
 
 /**

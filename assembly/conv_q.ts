@@ -7,22 +7,15 @@
 // Activations: int16 mantissas, block β of a pixel at mant + 2 * (idx * mantStride + β * paddedLen),
 // scale 2^(E-m+2) at scale + 4 * (idx * scaleStride + β).
 // Weights, per tile of 8 outputs, per tap, per block, paddedLen/2 channel pairs of 16 values
-// (output k's pair at bytes 2k, 2k+1 of the 8 low-half / 8 high-half outputs, see the host packer):
-//   q8: one int8 per weight, 16 bytes a channel pair;
+// (output k's pair in int16 lanes 2k, 2k+1 of the low-half / high-half outputs, see the host packer):
+//   q8: int16 per weight, pre-widened when the layer is made (extending int8 in the inner loop
+//       cost ~10%), 32 bytes a channel pair;
 //   q4: 16 bytes per two channel pairs, as eight int16 lanes of four two's-complement nibbles:
 //       lane L = 2 * (k % 4) + channel-in-pair, nibble j = 2 * (second pair) + (k >= 4).
 // ξ: per tile, per tap, per block, 8 float32.
 // Output: float32 at out + 4 * (pixel * outStride + tile * 8 + k), before bias and activation.
 
-// Adds one block's int32 sums for 8 outputs of a pixel, times ξ (xl, xh), times the pixel's
-// block scale s = 2^(E-m+2), into the float sums at o. s is applied last: it is a power of two,
-// so only an underflow of the final term can round there, where ξ * s could lose bits first.
-// @ts-ignore: decorator
-@inline function rescale(o: usize, al: v128, ah: v128, xl: v128, xh: v128, s: f32): void {
-  const sv = f32x4.splat(s);
-  v128.store(o, f32x4.add(v128.load(o), f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(al), xl), sv)));
-  v128.store(o, f32x4.add(v128.load(o, 16), f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(ah), xh), sv)), 16);
-}
+import { rescale } from './tile';
 
 // @ts-ignore: decorator
 @inline function dsconvTiles<W>(
@@ -31,7 +24,7 @@
   nBlocks: i32, paddedLen: i32, w: usize, xi: usize, nTiles: i32, out: usize, outStride: i32,
 ): void {
   const q8 = isSigned<W>();
-  const blockBytes = q8 ? paddedLen * 8 : paddedLen * 4;
+  const blockBytes = q8 ? paddedLen * 16 : paddedLen * 4;
   const mStride = <usize>mantStride * 2;
   const sStride = <usize>scaleStride * 4;
   const blockStep = <usize>paddedLen * 2;
@@ -69,12 +62,13 @@
           let a2l = i32x4.splat(0), a2h = i32x4.splat(0), a3l = i32x4.splat(0), a3h = i32x4.splat(0);
           for (let c: usize = 0; c < blockStep; c += q8 ? 4 : 8) {
             const wv = v128.load(wp);
-            wp += 16;
             let wl: v128, wh: v128, v: v128;
             if (q8) {
-              wl = i16x8.extend_low_i8x16_s(wv);
-              wh = i16x8.extend_high_i8x16_s(wv);
+              wl = wv;
+              wh = v128.load(wp, 16);
+              wp += 32;
             } else {
+              wp += 16;
               // Each int16 lane holds four signed nibbles; shifting the wanted one to the top and
               // back down (arithmetic) sign-extends it in two native instructions.
               wl = i16x8.shr_s(i16x8.shl(wv, 12), 12);
@@ -117,13 +111,13 @@
   }
 }
 
-/** int8 weights (bits 5..8). `npix` must be a multiple of 4; see the file comment for layouts. */
+/** int16 weights (bits 5..8). `npix` must be a multiple of 4; see the file comment for layouts. */
 export function dsconv_4x8c2_dot16_q8(
   indir: usize, npix: i32, taps: i32,
   mant: usize, mantStride: i32, scale: usize, scaleStride: i32, zeroMant: usize, zeroScale: usize,
   nBlocks: i32, paddedLen: i32, w: usize, xi: usize, nTiles: i32, out: usize, outStride: i32,
 ): void {
-  dsconvTiles<i8>(indir, npix, taps, mant, mantStride, scale, scaleStride, zeroMant, zeroScale,
+  dsconvTiles<i16>(indir, npix, taps, mant, mantStride, scale, scaleStride, zeroMant, zeroScale,
     nBlocks, paddedLen, w, xi, nTiles, out, outStride);
 }
 

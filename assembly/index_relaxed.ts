@@ -3,3 +3,4 @@
 // SIMD is missing.
 export * from './index';
 export * from './probe_relaxed';
+export * from './conv_q_relaxed';

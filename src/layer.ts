@@ -6,7 +6,9 @@ import {
   type ConvOptions, type Geometry, type InputShape, type Plan,
   parseGeometry, parseBias, plan, resolve, indirection, isDepthwise,
 } from './geometry.js';
-import { type Blocks, TILE_M, TILE_N, blocks, roundUp, packDsconv, packFloat, packDepthwise } from './pack.js';
+import {
+  type Blocks, type WeightFormat, TILE_M, TILE_N, blocks, roundUp, zeroPoint, packDsconv, packFloat, packDepthwise,
+} from './pack.js';
 import { type BlockMode, type QuantizedWeights, quantizeWeights, packInts, unpackInts, packedWeightBytes } from './quantize.js';
 import { Scratch } from './memory.js';
 import { type Runtime, rt } from './wasm.js';
@@ -239,6 +241,7 @@ export class DSConv2d extends ConvLayer {
   private readonly xiPtr: number;
   private readonly groupWeightBytes: number;
   private readonly groupXiFloats: number;
+  private readonly format?: WeightFormat; // tiled layers only
 
   private constructor(g: Geometry, bias: Float32Array | undefined, qz: Quantization, qw: QuantizedWeights) {
     super(g, bias);
@@ -261,7 +264,8 @@ export class DSConv2d extends ConvLayer {
       this.groupWeightBytes = 0;
       this.groupXiFloats = 0;
     } else {
-      const packed = packDsconv(g, this.b, qw.q, qw.scales, qz.blockMode, qz.bits <= 4);
+      this.format = weightFormat(qz.bits);
+      const packed = packDsconv(g, this.b, qw.q, qw.scales, qz.blockMode, this.format);
       this.wPtr = this.keep(packed.weights);
       this.xiPtr = this.keep(packed.xi);
       this.groupWeightBytes = packed.groupWeightBytes;
@@ -368,11 +372,12 @@ export class DSConv2d extends ConvLayer {
     if (this.depthwise) {
       const cp = roundUp(g.inChannels, 4);
       s.mant.ensure(hw * cp * 4);
+      s.weights.ensure(g.kh * g.kw * cp * 4);
       return s.acc.ensure(rows * cp * 4);
     }
     const slots = g.groups * this.b.nBlocks;
     s.mant.ensure(hw * slots * this.b.paddedLen * 2);
-    s.scale.ensure(hw * slots * 4);
+    s.scale.ensure(hw * slots * 8);
     return s.acc.ensure(rows * this.tiledAccLayout().stride * 4);
   }
 
@@ -385,23 +390,32 @@ export class DSConv2d extends ConvLayer {
     if (this.depthwise) {
       const cp = roundUp(g.inChannels, 4);
       k.bfp_dequant_c1(image, hw, imageStride, g.inChannels, m, s.mant.ptr, cp);
-      k.dsconv_dw_1x4_q8(indir, rows, taps, s.mant.ptr, cp, zero, cp, this.wPtr, this.xiPtr,
-        this.quantization.blockMode === 'taps' ? 0 : cp, s.acc.ptr, cp);
+      k.dsconv_dw_weights(this.wPtr, this.xiPtr, this.quantization.blockMode === 'taps' ? 0 : cp, taps, cp, s.weights.ptr);
+      k.dwconv_1x16_f32(indir, rows, taps, s.mant.ptr, cp, zero, cp, s.weights.ptr, s.acc.ptr, cp);
       return;
     }
     const { blockLen, nBlocks, paddedLen } = this.b;
     const slots = g.groups * nBlocks;
-    k.bfp_quantize_nhwc(image, hw, imageStride, g.groups, g.groupChannels, blockLen, nBlocks, m,
-      s.mant.ptr, slots * paddedLen, paddedLen, s.scale.ptr);
-    const kernel = this.quantization.bits <= 4 ? k.dsconv_4x8c2_dot16_q4 : k.dsconv_4x8c2_dot16_q8;
+    const format = this.format!;
+    const relaxed = format === 'rdot_q7' || format === 'rdot_q4';
+    // The relaxed kernels read int8 mantissas with (scale, ΣM) records; the portable ones int16 and scales.
+    const mantBytes = relaxed ? 1 : 2;
+    const recordBytes = relaxed ? 8 : 4;
+    (relaxed ? k.bfp_quantize_nhwc_i8 : k.bfp_quantize_nhwc)(image, hw, imageStride, g.groups, g.groupChannels,
+      blockLen, nBlocks, m, s.mant.ptr, slots * paddedLen, paddedLen, s.scale.ptr);
     const acc = this.tiledAccLayout();
     const nTiles = acc.groupStride / TILE_N;
+    const z = zeroPoint(format);
     for (let grp = 0; grp < g.groups; grp++) {
-      kernel(indir, rows, taps,
-        s.mant.ptr + grp * nBlocks * paddedLen * 2, slots * paddedLen,
-        s.scale.ptr + grp * nBlocks * 4, slots, zero, zero, nBlocks, paddedLen,
-        this.wPtr + grp * this.groupWeightBytes, this.xiPtr + grp * this.groupXiFloats * 4,
-        nTiles, s.acc.ptr + grp * acc.groupStride * 4, acc.stride);
+      const args = [indir, rows, taps,
+        s.mant.ptr + grp * nBlocks * paddedLen * mantBytes, slots * paddedLen,
+        s.scale.ptr + grp * nBlocks * recordBytes, slots, zero, zero, nBlocks, paddedLen] as const;
+      const rest = [this.wPtr + grp * this.groupWeightBytes, this.xiPtr + grp * this.groupXiFloats * 4,
+        nTiles, s.acc.ptr + grp * acc.groupStride * 4, acc.stride] as const;
+      if (format === 'rdot_q7') k.dsconv_4x8c4_rdot_q7!(...args, z, ...rest);
+      else if (format === 'rdot_q4') k.dsconv_4x8c4_rdot_q4!(...args, z, ...rest);
+      else if (format === 'dot16_q4') k.dsconv_4x8c2_dot16_q4(...args, ...rest);
+      else k.dsconv_4x8c2_dot16_q8(...args, ...rest);
     }
   }
 
@@ -425,6 +439,15 @@ function parseDsconvOptions(options: DSConvOptions) {
     g, bias: parseBias(g, o.bias), gamma: affine('gamma'), delta: affine('delta'),
     qz: { bits, blockSize, mantissaBits, blockMode },
   };
+}
+
+/**
+ * The kernel a tiled layer runs, by weight bits and build: the relaxed int8 dot product where
+ * the weights fit its 7-bit operand after an offset (bits <= 7), else the portable int16 one.
+ */
+function weightFormat(bits: number): WeightFormat {
+  if (rt().build === 'relaxed' && bits <= 7) return bits <= 4 ? 'rdot_q4' : 'rdot_q7';
+  return bits <= 4 ? 'dot16_q4' : 'dot16_q8';
 }
 
 function weightCount(g: Geometry): number {
@@ -485,7 +508,7 @@ export class Conv2d extends ConvLayer {
     const taps = g.kh * g.kw;
     const acc = r.scratch.acc.ptr;
     if (this.depthwise) {
-      r.k.dwconv_1x4_f32(indir, rows, taps, image, imageStride, zero, imageStride, this.wPtr, acc, imageStride);
+      r.k.dwconv_1x16_f32(indir, rows, taps, image, imageStride, zero, imageStride, this.wPtr, acc, imageStride);
       return;
     }
     const a = this.tiledAccLayout();

@@ -24,21 +24,40 @@ export function roundUp(n: number, m: number): number {
 }
 
 /**
- * DSConv weights for the 4x8c2 kernels, all groups one after another: [group][tile][tap][block]
- * then, per channel pair, 16 int8 (output k, channel h at byte 2k + h); with `fourBit`, two
- * consecutive channel pairs per 16 bytes as signed nibbles (layout in assembly/conv_q.ts).
- * Also returns ξ per [group][tile][tap][block][8] (0 for padded outputs).
+ * Weight formats of the tiled DSConv kernels (layouts in assembly/conv_q.ts and conv_q_relaxed.ts):
+ * - 'dot16_q8': int16 (pre-widened), channel pairs: 32 bytes per pair of 8 outputs;
+ * - 'dot16_q4': signed nibbles, two channel pairs per 16 bytes;
+ * - 'rdot_q7': uint8 q + 64, channel quads: 32 bytes per quad of 8 outputs;
+ * - 'rdot_q4': nibbles q + 8, one channel quad per 16 bytes.
+ */
+export type WeightFormat = 'dot16_q8' | 'dot16_q4' | 'rdot_q7' | 'rdot_q4';
+
+/** The offset the relaxed formats add to q so that it fits the dot product's 7-bit operand. */
+export function zeroPoint(format: WeightFormat): number {
+  return format === 'rdot_q7' ? 64 : format === 'rdot_q4' ? 8 : 0;
+}
+
+/** Bytes of one weight block (paddedLen channels x 8 outputs) in `format`. */
+function blockBytes(format: WeightFormat, paddedLen: number): number {
+  return format === 'dot16_q8' ? paddedLen * 16 : format === 'rdot_q7' ? paddedLen * 8 : paddedLen * 4;
+}
+
+/**
+ * DSConv weights for the 4x8 kernels, all groups one after another: [group][tile][tap][block]
+ * then the block in `format`. Also returns ξ per [group][tile][tap][block][8] (0 for padded outputs).
  */
 export function packDsconv(
-  g: Geometry, b: Blocks, q: Int8Array, scales: Float32Array, mode: BlockMode, fourBit: boolean,
+  g: Geometry, b: Blocks, q: Int8Array, scales: Float32Array, mode: BlockMode, format: WeightFormat,
 ): { weights: Uint8Array; xi: Float32Array; groupWeightBytes: number; groupXiFloats: number } {
   const taps = g.kh * g.kw;
   const nTiles = Math.ceil(g.groupOutputs / TILE_N);
-  const pairBytes = fourBit ? 8 : 16;
-  const groupWeightBytes = nTiles * taps * b.nBlocks * (b.paddedLen / 2) * pairBytes;
+  const bytes = blockBytes(format, b.paddedLen);
+  const groupWeightBytes = nTiles * taps * b.nBlocks * bytes;
   const groupXiFloats = nTiles * taps * b.nBlocks * TILE_N;
   const weights = new Uint8Array(g.groups * groupWeightBytes);
+  const wide = new Int16Array(weights.buffer);
   const xi = new Float32Array(g.groups * groupXiFloats);
+  const z = zeroPoint(format);
   const cg = g.groupChannels;
   for (let grp = 0; grp < g.groups; grp++) {
     for (let k = 0; k < g.groupOutputs; k++) {
@@ -50,17 +69,20 @@ export function packDsconv(
           const slot = (tile * taps + t) * b.nBlocks + beta;
           const xiIndex = mode === 'taps' ? o : (o * b.nBlocks + beta) * taps + t;
           xi[grp * groupXiFloats + slot * TILE_N + lane] = scales[xiIndex];
+          const base = grp * groupWeightBytes + slot * bytes;
           const len = Math.min(b.blockLen, cg - beta * b.blockLen);
           for (let c = 0; c < len; c++) {
             const v = q[(o * cg + beta * b.blockLen + c) * taps + t];
-            const pair = c >> 1;
-            if (fourBit) {
+            if (format === 'dot16_q8') {
+              wide[base / 2 + (c >> 1) * 16 + 2 * lane + (c & 1)] = v;
+            } else if (format === 'dot16_q4') {
               // Nibble j = 2 * (pair & 1) + (lane >= 4) of int16 lane 2 * (lane % 4) + (c & 1).
-              const byte = grp * groupWeightBytes + slot * (b.paddedLen / 2) * 8 + (pair >> 1) * 16
-                + 2 * (2 * (lane & 3) + (c & 1)) + (pair & 1);
-              weights[byte] |= (v & 15) << (lane >= 4 ? 4 : 0);
+              const pair = c >> 1;
+              weights[base + (pair >> 1) * 16 + 2 * (2 * (lane & 3) + (c & 1)) + (pair & 1)] |= (v & 15) << (lane >= 4 ? 4 : 0);
+            } else if (format === 'rdot_q7') {
+              weights[base + (c >> 2) * 32 + (lane >> 2) * 16 + 4 * (lane & 3) + (c & 3)] = v + z;
             } else {
-              weights[grp * groupWeightBytes + (slot * (b.paddedLen / 2) + pair) * 16 + 2 * lane + (c & 1)] = v & 0xff;
+              weights[base + (c >> 2) * 16 + 4 * (lane & 3) + (c & 3)] |= (v + z) << (lane >= 4 ? 4 : 0);
             }
           }
         }

@@ -16,23 +16,31 @@ export interface Kernels {
   bfp_quantize_nhwc(src: number, pixels: number, srcStride: number, groups: number, groupChannels: number,
     blockLen: number, nBlocks: number, mantissaBits: number, mant: number, mantStride: number,
     paddedLen: number, scale: number): void;
+  bfp_quantize_nhwc_i8(src: number, pixels: number, srcStride: number, groups: number, groupChannels: number,
+    blockLen: number, nBlocks: number, mantissaBits: number, mant: number, mantStride: number,
+    paddedLen: number, scale: number): void;
   bfp_dequant_c1(src: number, pixels: number, srcStride: number, channels: number, mantissaBits: number,
     dst: number, dstStride: number): void;
-  /** Relaxed build only. */
-  relaxed_dot_probe?(a: number, b: number, c: number, out: number): void;
   dsconv_4x8c2_dot16_q8: DsconvKernel;
   dsconv_4x8c2_dot16_q4: DsconvKernel;
   conv_4x8_f32(indir: number, npix: number, taps: number, inp: number, inStride: number, zero: number,
     channels: number, w: number, nTiles: number, out: number, outStride: number): void;
-  dwconv_1x4_f32(indir: number, npix: number, taps: number, inp: number, inStride: number, zero: number,
+  dwconv_1x16_f32(indir: number, npix: number, taps: number, inp: number, inStride: number, zero: number,
     channels: number, w: number, out: number, outStride: number): void;
-  dsconv_dw_1x4_q8(indir: number, npix: number, taps: number, inp: number, inStride: number, zero: number,
-    channels: number, q: number, xi: number, xiTapStride: number, out: number, outStride: number): void;
+  dsconv_dw_weights(q: number, xi: number, xiTapStride: number, taps: number, channels: number, dst: number): void;
+  /** Relaxed build only. */
+  relaxed_dot_probe?(a: number, b: number, c: number, out: number): void;
+  dsconv_4x8c4_rdot_q7?: RdotKernel;
+  dsconv_4x8c4_rdot_q4?: RdotKernel;
 }
 
 export type DsconvKernel = (indir: number, npix: number, taps: number, mant: number, mantStride: number,
   scale: number, scaleStride: number, zeroMant: number, zeroScale: number, nBlocks: number,
   paddedLen: number, w: number, xi: number, nTiles: number, out: number, outStride: number) => void;
+
+export type RdotKernel = (indir: number, npix: number, taps: number, mant: number, mantStride: number,
+  scale: number, scaleStride: number, zeroMant: number, zeroScale: number, nBlocks: number,
+  paddedLen: number, zeroPoint: number, w: number, xi: number, nTiles: number, out: number, outStride: number) => void;
 
 /** Scratch buffers shared by all layers: one call runs at a time, so they are reused by all. */
 export interface ScratchSet {
@@ -42,6 +50,7 @@ export interface ScratchSet {
   mant: Scratch;    // BFP mantissas (or dequantized values for depthwise)
   scale: Scratch;   // BFP block scales
   acc: Scratch;     // kernel output before the epilogue
+  weights: Scratch; // per-call dequantized depthwise weights
   zero: Scratch;    // all zeros: what padded taps read
 }
 
@@ -53,7 +62,7 @@ export class Runtime {
   constructor(readonly k: Kernels, readonly build: Build) {
     this.heap = new Heap(k.memory, k.heap_base());
     const s = () => new Scratch(this.heap);
-    this.scratch = { input: s(), output: s(), image: s(), mant: s(), scale: s(), acc: s(), zero: s() };
+    this.scratch = { input: s(), output: s(), image: s(), mant: s(), scale: s(), acc: s(), weights: s(), zero: s() };
   }
 
   get memoryBytes(): number {

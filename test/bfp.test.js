@@ -190,8 +190,11 @@ function makeInput(kind, pixels, groups, cg, B, m, R) {
 const JUNK = [fromBits(0x7fc00000), Infinity, -Infinity, FMAX, fromBits(0xffc0dead), -FMAX];
 const GUARD = 64; // bytes after each output buffer that must stay untouched
 
-/** Runs the kernel and compares with the reference; returns the number of values checked. */
-function checkQuantize(x, pixels, groups, cg, B, m, extra, label) {
+/**
+ * Runs the kernel and compares with the reference; returns the number of values checked. With
+ * `narrow`, runs bfp_quantize_nhwc_i8: int8 mantissas and (scale, sum of mantissas) records.
+ */
+function checkQuantize(x, pixels, groups, cg, B, m, extra, label, narrow = false) {
   const C = groups * cg;
   const srcStride = C + extra;
   const blockLen = Math.min(B, cg);
@@ -199,12 +202,14 @@ function checkQuantize(x, pixels, groups, cg, B, m, extra, label) {
   const paddedLen = Math.ceil(blockLen / 4) * 4;
   const mantStride = groups * nBlocks * paddedLen;
   const slots = groups * nBlocks;
-  const args = `bfp_quantize_nhwc(pixels=${pixels}, srcStride=${srcStride}, groups=${groups}, groupChannels=${cg}, ` +
+  const mb = narrow ? 1 : 2;
+  const rb = narrow ? 8 : 4;
+  const args = `bfp_quantize_nhwc${narrow ? '_i8' : ''}(pixels=${pixels}, srcStride=${srcStride}, groups=${groups}, groupChannels=${cg}, ` +
     `blockLen=${blockLen}, nBlocks=${nBlocks}, m=${m}, mantStride=${mantStride}, paddedLen=${paddedLen}) B=${B}`;
 
   const srcBytes = Math.max(pixels * srcStride * 4, 16);
-  const mantBytes = pixels * mantStride * 2;
-  const scaleBytes = pixels * slots * 4;
+  const mantBytes = pixels * mantStride * mb;
+  const scaleBytes = pixels * slots * rb;
   const src = r.heap.alloc(srcBytes);
   const mant = r.heap.alloc(mantBytes + GUARD);
   const scale = r.heap.alloc(scaleBytes + GUARD);
@@ -217,11 +222,12 @@ function checkQuantize(x, pixels, groups, cg, B, m, extra, label) {
     r.u8(mant, mantBytes + GUARD).fill(0xa5);
     r.u8(scale, scaleBytes + GUARD).fill(0xa5);
 
-    k.bfp_quantize_nhwc(src, pixels, srcStride, groups, cg, blockLen, nBlocks, m, mant, mantStride, paddedLen, scale);
+    (narrow ? k.bfp_quantize_nhwc_i8 : k.bfp_quantize_nhwc)(src, pixels, srcStride, groups, cg, blockLen, nBlocks, m, mant, mantStride, paddedLen, scale);
 
     const ref = bfpReference(x, pixels, C, groups, B, m);
-    const M = new Int16Array(k.memory.buffer, mant, pixels * mantStride);
-    const S = r.f32(scale, pixels * slots);
+    const M = new (narrow ? Int8Array : Int16Array)(k.memory.buffer, mant, pixels * mantStride);
+    const S = r.f32(scale, pixels * slots * (rb / 4));
+    const sums = r.i32(scale, pixels * slots * (rb / 4));
     const guards = [r.u8(mant + mantBytes, GUARD), r.u8(scale + scaleBytes, GUARD)];
     for (const gb of guards) {
       const bad = gb.findIndex((v) => v !== 0xa5);
@@ -242,16 +248,21 @@ function checkQuantize(x, pixels, groups, cg, B, m, extra, label) {
           const where = () => `${label}: ${args}\n  pixel ${p}, group ${g}, block ${b} (len ${len}); block input ` +
             show(x.subarray(p * C + g * cg + c0, p * C + g * cg + c0 + len));
           const want = ref.scales[p * slots + slot];
-          const got = S[p * slots + slot];
+          const got = S[(p * slots + slot) * (rb / 4)];
           if (!Object.is(got, want)) {
             assert.unreachable(`${where()}\n  scale: expected ${want} (E=${ref.exps[p * slots + slot]}), got ${got} (${hex(got)})`);
           }
           const base = p * mantStride + slot * paddedLen;
+          let sum = 0;
           for (let c = 0; c < paddedLen; c++) {
             const w = c < len ? ref.mant[p * C + g * cg + c0 + c] : 0;
+            sum += w;
             if (M[base + c] !== w) {
               assert.unreachable(`${where()}\n  mantissa lane ${c}${c >= len ? ' (padding)' : ''}: expected ${w}, got ${M[base + c]}`);
             }
+          }
+          if (narrow && sums[(p * slots + slot) * 2 + 1] !== sum) {
+            assert.unreachable(`${where()}\n  mantissa sum: expected ${sum}, got ${sums[(p * slots + slot) * 2 + 1]}`);
           }
         }
       }
@@ -282,6 +293,7 @@ function sweepKind(kind, seed) {
         const pixels = 1 + ((calls * 7) % 9);
         const x = makeInput(kind, pixels, groups, cg, B, m, R);
         checked += checkQuantize(x, pixels, groups, cg, B, m, extra, `kind '${kind}' (seed ${seed})`);
+        checked += checkQuantize(x, pixels, groups, cg, B, m, extra, `kind '${kind}' (seed ${seed})`, true);
         calls++;
       }
     }
