@@ -23,13 +23,15 @@ test('README example runs and prints what it says', () => {
   assert.match(out, /\ntrue\n/);
 });
 
-test('dsconv bench prints a table with GMAC/s and the ratio to float', () => {
-  const out = execFileSync(process.execPath, [`${root}dist/cli.js`, 'bench', '--quick', '--layers', '7x7', '--engines', 'dsconv-int4,dsconv-f32'],
+test('dsconv bench prints a table with GMAC/s and the ratio to xnnpack-f32', () => {
+  const out = execFileSync(process.execPath, [`${root}dist/cli.js`, 'bench', '--quick', '--layers', 'resnet18 7x7', '--engines', 'dsconv-int4,xnnpack-f32'],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  const rows = out.split('\n').filter((l) => l.startsWith('7x7 512->512'));
+  // The speed table is the first table after the header.
+  const speed = out.slice(out.indexOf('\nlayer '), out.indexOf('One-off'));
+  const rows = speed.split('\n').filter((l) => /^(resnet18 7x7 512->512)?\s+(dsconv-int4|xnnpack-f32)\s+[\d.]+\s/.test(l));
   assert.is(rows.length, 2);
-  const f32 = rows.find((r) => r.includes('dsconv-f32'));
-  assert.match(f32, /1\.00x/);
+  const xnn = rows.find((r) => r.includes('xnnpack-f32'));
+  assert.match(xnn, /\s1\.00x\s/);
   for (const r of rows) {
     const [, ms, gmacs] = r.match(/\s([\d.]+)\s+([\d.]+)\s+[\d.]+x/);
     // GMAC/s is the layer's MACs over the time: 7*7*512*512*9 MACs.
@@ -46,7 +48,7 @@ test('dsconv usage errors exit with status 2 and say why', () => {
   }
   const help = spawnSync(process.execPath, [`${root}dist/cli.js`, 'bench', '--help'], { encoding: 'utf8' });
   assert.is(help.status, 0);
-  assert.match(help.stdout, /ResNet-18/);
+  assert.match(help.stdout, /ResNet-18, ResNet-50,\nVGG-16 and MobileNetV2/);
 });
 
 test.run();
