@@ -7,6 +7,8 @@ import * as assert from 'uvu/assert';
 import { readFileSync, readdirSync } from 'node:fs';
 import { init, getInfo, DSConv2d, Conv2d, conv2d } from '../dist/index.js';
 import { bundle, serve, launchChromium, root } from '../tools/web.mjs';
+import { benchRoutes, runHeadless } from '../tools/bench-web.mjs';
+import { runBench, dsconvEngines, selectLayers, benchJson, DSCONV_ENGINES } from '../dist/bench.js';
 import { runCases } from './fixtures/cross-cases.js';
 
 // wasm-unsafe-eval allows compiling WebAssembly and nothing else: eval and new Function stay blocked.
@@ -135,6 +137,33 @@ test('wasmBinary: bytes the page fetched itself', async () => {
 test('a wasmUrl that is not there: init() rejects naming the option, URL and status', async () => {
   const got = await inPage({ wasmUrl: { relaxed: '/missing.wasm' } });
   assert.is(got.error, `Error: dsconv could not fetch options.wasmUrl.relaxed from ${server.url}/missing.wasm: HTTP 404 Not Found`);
+});
+
+test('the benchmark page: progress, table, chart, and the JSON of `dsconv bench --json`', async () => {
+  // A short run of one layer: what is checked is the page and the document, not the figures.
+  const timing = { maxTime: 0.06, minTime: 0.005, minSamples: 2, warmTime: 0.02, warmCalls: 2 };
+  const layers = selectLayers(['resnet18 7x7']);
+  const bench = await serve(await benchRoutes());
+  const lines = [];
+  let got;
+  try {
+    got = await runHeadless(browser, bench.url, { layers: layers[0].name, ...timing }, (l) => lines.push(l));
+  } finally {
+    await bench.close();
+  }
+  const nodeDoc = benchJson(await runBench({ layers, engines: dsconvEngines(), ...timing }), { node: process.version, relaxed: node.build === 'relaxed' });
+  const shape = (doc) => ({ keys: Object.keys(doc), types: [typeof doc.node, typeof doc.relaxed],
+    results: doc.results.map((r) => ({ keys: Object.keys(r), layer: r.layer, macs: r.macs, engine: r.engine })) });
+  assert.equal(shape(got.doc), shape(nodeDoc));
+  assert.equal(got.doc.results.map((r) => r.engine), [...DSCONV_ENGINES]);
+  assert.is(got.doc.node, `Chromium/${browser.version()}`);
+  assert.is(got.doc.relaxed, true);
+  for (const r of got.doc.results) {
+    assert.ok(r.ms > 0 && Number.isFinite(r.ms), `${r.engine} ms ${r.ms}`);
+    assert.ok(Math.abs(r.gmacs - r.macs / r.ms / 1e6) <= 1e-9 * r.gmacs);
+  }
+  assert.equal(got.page, { bar: 1, rows: 3, bars: 3, download: true });
+  assert.ok(lines.some((l) => l.includes('dsconv-f32 timing, round 3/3')), 'progress reached the last round');
 });
 
 test.run();

@@ -11,7 +11,7 @@ export const root = fileURLToPath(new URL('..', import.meta.url));
  * The package's `new URL('../build/….wasm', import.meta.url)` is kept as it is (esbuild does not
  * rewrite that pattern), so the bundle must be served from a folder beside build/, as dist/ is.
  */
-export async function bundle(entry, { minify = false } = {}) {
+export async function bundle(entry, { minify = false, define = {} } = {}) {
   const esbuild = await import('esbuild');
   const out = await esbuild.build({
     // A file, or { contents } for source resolved from the package root.
@@ -21,6 +21,7 @@ export async function bundle(entry, { minify = false } = {}) {
     platform: 'browser',
     target: 'es2022',
     minify,
+    define,
     write: false,
     logLevel: 'silent',
   });
@@ -28,10 +29,10 @@ export async function bundle(entry, { minify = false } = {}) {
 }
 
 /**
- * Serves `routes` ({ '/path': { body, type, headers? } }) on 127.0.0.1 at a free port.
+ * Serves `routes` ({ '/path': { body, type, headers? } }) on 127.0.0.1, at `port` or a free one.
  * Anything else is a 404. Returns { url, close }.
  */
-export async function serve(routes) {
+export async function serve(routes, { port = 0 } = {}) {
   const server = createServer((req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
     const route = routes[path];
@@ -44,7 +45,7 @@ export async function serve(routes) {
   });
   await new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
+    server.listen(port, '127.0.0.1', resolve);
   });
   const url = `http://127.0.0.1:${server.address().port}`;
   return {
