@@ -306,8 +306,9 @@ async function readWasm(url: string | URL, what: string): Promise<Bytes | Respon
     throw new TypeError(`${what} is not a valid URL: ${JSON.stringify(text)}`, { cause: e });
   }
   if (inNode && (u === undefined || u.protocol === 'file:')) {
-    // The specifier is a variable so that bundlers targeting browsers neither try to resolve
-    // node:fs (esbuild fails, webpack 4 polyfills) nor warn; this branch only runs in Node.
+    // The specifier is a variable so that bundlers targeting browsers leave it alone (esbuild
+    // fails on a literal 'node:fs/promises' there) and the comments keep webpack and Vite from
+    // warning about it; this branch only runs in Node.
     const fs = 'node:fs/promises';
     const { readFile } = await import(/* webpackIgnore: true */ /* @vite-ignore */ fs) as typeof import('node:fs/promises');
     try {

@@ -1,7 +1,9 @@
-// The package in a real browser: bundled with esbuild into a page served from 127.0.0.1 under a
-// strict Content-Security-Policy (no eval), loaded by headless Chromium, running the same seeded
-// layers as this Node process. DSConv outputs must match Node's bit for bit, the float conv within
-// float rounding. Chromium is required: if it is missing or cannot start, this test fails.
+// The package in a real browser: bundled with esbuild (and, separately, unbundled through an
+// import map) into a page served from 127.0.0.1 under a strict Content-Security-Policy (no eval),
+// loaded by headless Chromium, running the same seeded layers as this Node process. DSConv outputs
+// must match Node's bit for bit, the float conv within float rounding. Then the benchmark page of
+// `npm run bench:web`, in the same browser. Chromium is required: if it is missing or cannot
+// start, this test fails. One Chromium serves every test here.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, readdirSync } from 'node:fs';
