@@ -47,14 +47,27 @@ const HALF_FIELD: i32 = 126 << 23;
   return bits < 0 ? -r : r;
 }
 
+// The largest biased exponent of `len` float32 values at vin (0 when all are zero or subnormal).
+// @ts-ignore: decorator
+@inline function blockExponent(vin: usize, len: i32): i32 {
+  const len4 = len & ~3;
+  let vmax = i32x4.splat(0);
+  for (let c = 0; c < len4; c += 4) {
+    vmax = i32x4.max_u(vmax, v128.and(v128.load(vin + <usize>c * 4), i32x4.splat(EXP_MASK)));
+  }
+  let emax = hmaxU(vmax);
+  for (let c = len4; c < len; c++) emax = max(emax, load<i32>(vin + <usize>c * 4) & EXP_MASK);
+  return emax >>> 23;
+}
+
 // Both BFP layouts share this loop. T = i16: int16 mantissas and one f32 scale per block record;
-// T = i8: int8 mantissas (|M| <= 127 fits) and records of (f32 scale, i32 sum of the block's
-// mantissas), the sum being what the relaxed kernels need to undo their weight offset.
+// T = i8: int8 mantissas (|M| <= 127 fits) and records of (f32 scale, i32 sumScale * the sum of
+// the block's mantissas), the term the relaxed kernels start from to undo their weight offset.
 // @ts-ignore: decorator
 @inline function bfpBlocks<T>(
   src: usize, pixels: i32, srcStride: i32,
   groups: i32, groupChannels: i32, blockLen: i32, nBlocks: i32, mantissaBits: i32,
-  mant: usize, mantStride: i32, paddedLen: i32, scale: usize,
+  mant: usize, mantStride: i32, paddedLen: i32, scale: usize, sumScale: i32,
 ): void {
   const narrow8 = sizeof<T>() == 1;
   const recordBytes: usize = narrow8 ? 8 : 4;
@@ -73,15 +86,7 @@ const HALF_FIELD: i32 = 126 << 23;
         const slot = g * nBlocks + b;
         const vout = mrow + <usize>(slot * paddedLen) * sizeof<T>();
         const rec = srow + <usize>slot * recordBytes;
-        const len4 = len & ~3;
-        // Largest exponent field of the block.
-        let vmax = i32x4.splat(0);
-        for (let c = 0; c < len4; c += 4) {
-          vmax = i32x4.max_u(vmax, v128.and(v128.load(vin + <usize>c * 4), i32x4.splat(EXP_MASK)));
-        }
-        let emax = hmaxU(vmax);
-        for (let c = len4; c < len; c++) emax = max(emax, load<i32>(vin + <usize>c * 4) & EXP_MASK);
-        emax >>>= 23;
+        const emax = blockExponent(vin, len);
         if (emax == 0) {
           memory.fill(vout, 0, <usize>paddedLen * sizeof<T>());
           store<f32>(rec, 0);
@@ -127,7 +132,7 @@ const HALF_FIELD: i32 = 126 << 23;
         }
         for (; c < paddedLen; c++) store<T>(vout + <usize>c * sizeof<T>(), 0);
         store<f32>(rec, pow2f(emax - mantissaBits - 125));
-        if (narrow8) store<i32>(rec, sum, 4);
+        if (narrow8) store<i32>(rec, sum * sumScale, 4);
       }
     }
   }
@@ -147,21 +152,63 @@ export function bfp_quantize_nhwc(
   mant: usize, mantStride: i32, paddedLen: i32, scale: usize,
 ): void {
   bfpBlocks<i16>(src, pixels, srcStride, groups, groupChannels, blockLen, nBlocks, mantissaBits,
-    mant, mantStride, paddedLen, scale);
+    mant, mantStride, paddedLen, scale, 0);
 }
 
 /**
  * As bfp_quantize_nhwc, with int8 mantissas at mant + p * mantStride + slot * paddedLen and
- * 8-byte records at scale + 8 * (p * groups * nBlocks + slot): the f32 scale, then the i32 sum
- * of the block's mantissas.
+ * 8-byte records at scale + 8 * (p * groups * nBlocks + slot): the f32 scale, then sumScale
+ * times the sum of the block's mantissas (i32).
  */
 export function bfp_quantize_nhwc_i8(
   src: usize, pixels: i32, srcStride: i32,
   groups: i32, groupChannels: i32, blockLen: i32, nBlocks: i32, mantissaBits: i32,
-  mant: usize, mantStride: i32, paddedLen: i32, scale: usize,
+  mant: usize, mantStride: i32, paddedLen: i32, scale: usize, sumScale: i32,
 ): void {
   bfpBlocks<i8>(src, pixels, srcStride, groups, groupChannels, blockLen, nBlocks, mantissaBits,
-    mant, mantStride, paddedLen, scale);
+    mant, mantStride, paddedLen, scale, sumScale);
+}
+
+/**
+ * BFP and back: writes each value's dequantized BFP value M * 2^(E-m+2) as float32 (exact, also
+ * where it is subnormal: a multiple of 2^(E-m+2) >= 2^-149) at the same channel position, pixel
+ * stride `dstStride` floats. Blocks as in bfp_quantize_nhwc. For layers whose blocks are so short
+ * that the float kernel on dequantized values beats the integer one.
+ */
+export function bfp_dequant_nhwc(
+  src: usize, pixels: i32, srcStride: i32,
+  groups: i32, groupChannels: i32, blockLen: i32, nBlocks: i32, mantissaBits: i32,
+  dst: usize, dstStride: i32,
+): void {
+  const maxMs = (1 << (mantissaBits - 1)) - 1;
+  const maxM = i32x4.splat(maxMs);
+  for (let p = 0; p < pixels; p++) {
+    const row = src + <usize>(p * srcStride) * 4;
+    const drow = dst + <usize>(p * dstStride) * 4;
+    for (let g = 0; g < groups; g++) {
+      for (let b = 0; b < nBlocks; b++) {
+        const c0 = g * groupChannels + b * blockLen;
+        const len = min(blockLen, groupChannels - b * blockLen);
+        const vin = row + <usize>c0 * 4;
+        const vout = drow + <usize>c0 * 4;
+        const emax = blockExponent(vin, len);
+        if (emax == 0) {
+          memory.fill(vout, 0, <usize>len * 4);
+          continue;
+        }
+        const adjS = (mantissaBits + 125 - emax) << 23;
+        const adj = i32x4.splat(adjS);
+        const s = pow2f(emax - mantissaBits - 125);
+        const sv = f32x4.splat(s);
+        let c = 0;
+        for (; c + 4 <= len; c += 4) {
+          const m = mant4(v128.load(vin + <usize>c * 4), adj, maxM);
+          v128.store(vout + <usize>c * 4, f32x4.mul(f32x4.convert_i32x4_s(m), sv));
+        }
+        for (; c < len; c++) store<f32>(vout + <usize>c * 4, <f32>mant1(load<i32>(vin + <usize>c * 4), adjS, maxMs) * s);
+      }
+    }
+  }
 }
 
 /**

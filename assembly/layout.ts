@@ -15,23 +15,40 @@ export function find_nonfinite_f32(ptr: usize, n: i32): i32 {
   return -1;
 }
 
+// Transposes the 4x4 float32 block whose rows are a, b, c, d; the columns land in a, b, c, d.
+// @ts-ignore: decorator
+@inline function transpose4(p: usize, a: v128, b: v128, c: v128, d: v128, stride: usize): void {
+  const ab0 = v128.shuffle<f32>(a, b, 0, 4, 1, 5);
+  const ab1 = v128.shuffle<f32>(a, b, 2, 6, 3, 7);
+  const cd0 = v128.shuffle<f32>(c, d, 0, 4, 1, 5);
+  const cd1 = v128.shuffle<f32>(c, d, 2, 6, 3, 7);
+  v128.store(p, v128.shuffle<f32>(ab0, cd0, 0, 1, 4, 5));
+  v128.store(p + stride, v128.shuffle<f32>(ab0, cd0, 2, 3, 6, 7));
+  v128.store(p + 2 * stride, v128.shuffle<f32>(ab1, cd1, 0, 1, 4, 5));
+  v128.store(p + 3 * stride, v128.shuffle<f32>(ab1, cd1, 2, 3, 6, 7));
+}
+
 /**
  * Copies a [rows][cols] float32 matrix to dst transposed: element (r, c) to dst[c * dstStride + r],
  * zeroing dst[c * dstStride + rows .. (c+1) * dstStride]. NCHW -> NHWC with rows = C, cols = H*W.
  */
 export function transpose_f32(src: usize, rows: i32, cols: i32, dst: usize, dstStride: i32): void {
-  // 8-column strips keep the writes within a few cache lines per source row.
-  for (let c0 = 0; c0 < cols; c0 += 8) {
-    const c1 = min(c0 + 8, cols);
-    for (let r = 0; r < rows; r++) {
-      const s = src + <usize>(r * cols) * 4;
-      for (let c = c0; c < c1; c++) {
-        store<f32>(dst + <usize>(c * dstStride + r) * 4, load<f32>(s + <usize>c * 4));
-      }
+  const rs = <usize>cols * 4;
+  const ds = <usize>dstStride * 4;
+  const r4 = rows & ~3;
+  const c4 = cols & ~3;
+  // 4x4 blocks through registers, walking down 4-row strips so the writes stay within a few
+  // cache lines per destination row.
+  for (let c = 0; c < c4; c += 4) {
+    for (let r = 0; r < r4; r += 4) {
+      const s = src + <usize>r * rs + <usize>c * 4;
+      transpose4(dst + <usize>c * ds + <usize>r * 4, v128.load(s), v128.load(s + rs), v128.load(s + 2 * rs), v128.load(s + 3 * rs), ds);
     }
-    for (let c = c0; c < c1; c++) {
-      for (let r = rows; r < dstStride; r++) store<f32>(dst + <usize>(c * dstStride + r) * 4, 0);
-    }
+  }
+  for (let c = 0; c < cols; c++) {
+    const r0 = c < c4 ? r4 : 0;
+    for (let r = r0; r < rows; r++) store<f32>(dst + <usize>c * ds + <usize>r * 4, load<f32>(src + <usize>r * rs + <usize>c * 4));
+    for (let r = rows; r < dstStride; r++) store<f32>(dst + <usize>c * ds + <usize>r * 4, 0);
   }
 }
 
@@ -74,7 +91,36 @@ export function epilogue_f32(
       }
     }
   } else {
-    for (let c = 0; c < channels; c++) {
+    let c0 = 0;
+    if (dstPixStride == 1) {
+      // NCHW: 4 pixels x 4 channels at a time, transposed in registers.
+      const c4 = channels & ~3;
+      const p4 = pixels & ~3;
+      const ss = <usize>srcStride * 4;
+      const ds = <usize>dstChanStride * 4;
+      for (; c0 < c4; c0 += 4) {
+        const o = <usize>c0 * 4;
+        const k = v128.load(scale + o);
+        const b = v128.load(shift + o);
+        for (let p = 0; p < p4; p += 4) {
+          const s = src + <usize>p * ss + o;
+          const y0 = f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.mul(v128.load(s), k), b), vlo), vhi);
+          const y1 = f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.mul(v128.load(s + ss), k), b), vlo), vhi);
+          const y2 = f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.mul(v128.load(s + 2 * ss), k), b), vlo), vhi);
+          const y3 = f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.mul(v128.load(s + 3 * ss), k), b), vlo), vhi);
+          transpose4(dst + <usize>c0 * ds + <usize>p * 4, y0, y1, y2, y3, ds);
+        }
+        for (let c = c0; c < c0 + 4; c++) {
+          const kc = load<f32>(scale + <usize>c * 4);
+          const bc = load<f32>(shift + <usize>c * 4);
+          for (let p = p4; p < pixels; p++) {
+            const y = load<f32>(src + <usize>(p * srcStride + c) * 4) * kc + bc;
+            store<f32>(dst + <usize>(c * dstChanStride + p) * 4, min(max(y, lo), hi));
+          }
+        }
+      }
+    }
+    for (let c = c0; c < channels; c++) {
       const k = load<f32>(scale + <usize>c * 4);
       const b = load<f32>(shift + <usize>c * 4);
       const d = dst + <usize>(c * dstChanStride) * 4;

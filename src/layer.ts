@@ -264,7 +264,7 @@ export class DSConv2d extends ConvLayer {
       this.groupWeightBytes = 0;
       this.groupXiFloats = 0;
     } else {
-      this.format = weightFormat(qz.bits);
+      this.format = weightFormat(qz.bits, this.b.paddedLen);
       const packed = packDsconv(g, this.b, qw.q, qw.scales, qz.blockMode, this.format);
       this.wPtr = this.keep(packed.weights);
       this.xiPtr = this.keep(packed.xi);
@@ -363,7 +363,10 @@ export class DSConv2d extends ConvLayer {
   protected work(): Work {
     const g = this.geometry;
     if (this.depthwise) return { imageStride: g.inChannels, zeroBytes: roundUp(g.inChannels, 4) * 4, pixelMultiple: 1 };
-    return { imageStride: g.inChannels, zeroBytes: this.b.nBlocks * this.b.paddedLen * 2, pixelMultiple: TILE_M };
+    return {
+      imageStride: g.inChannels, pixelMultiple: TILE_M,
+      zeroBytes: Math.max(this.b.nBlocks * this.b.paddedLen * 2, this.format === 'dequant' ? g.groupChannels * 4 : 0),
+    };
   }
 
   protected allocate(r: Runtime, hw: number, rows: number): number {
@@ -376,8 +379,15 @@ export class DSConv2d extends ConvLayer {
       return s.acc.ensure(rows * cp * 4);
     }
     const slots = g.groups * this.b.nBlocks;
-    s.mant.ensure(hw * slots * this.b.paddedLen * 2);
-    s.scale.ensure(hw * slots * 8);
+    if (this.format === 'dequant') {
+      s.mant.ensure(hw * g.inChannels * 4);
+      s.weights.ensure(this.groupWeightBytes * g.groups * 4);
+    } else {
+      s.mant.ensure(hw * slots * this.b.paddedLen * 2);
+      s.scale.ensure(hw * slots * 8);
+      // One tile of nibble weights widened (int16 or bytes) for the q4 kernels.
+      if (this.format === 'dot16_q4' || this.format === 'rdot_q4') s.weights.ensure(g.kh * g.kw * slots / g.groups * this.b.paddedLen * 16);
+    }
     return s.acc.ensure(rows * this.tiledAccLayout().stride * 4);
   }
 
@@ -397,25 +407,39 @@ export class DSConv2d extends ConvLayer {
     const { blockLen, nBlocks, paddedLen } = this.b;
     const slots = g.groups * nBlocks;
     const format = this.format!;
-    const relaxed = format === 'rdot_q7' || format === 'rdot_q4';
-    // The relaxed kernels read int8 mantissas with (scale, ΣM) records; the portable ones int16 and scales.
-    const mantBytes = relaxed ? 1 : 2;
-    const recordBytes = relaxed ? 8 : 4;
-    (relaxed ? k.bfp_quantize_nhwc_i8 : k.bfp_quantize_nhwc)(image, hw, imageStride, g.groups, g.groupChannels,
-      blockLen, nBlocks, m, s.mant.ptr, slots * paddedLen, paddedLen, s.scale.ptr);
     const acc = this.tiledAccLayout();
     const nTiles = acc.groupStride / TILE_N;
-    const z = zeroPoint(format);
+    if (format === 'dequant') {
+      // Dequantized weights and activations through the float kernel (DSCONV.md allows any
+      // evaluation order up to float32 rounding of the sums).
+      const cg = g.groupChannels;
+      k.dsconv_weights_f32(this.wPtr, this.xiPtr, g.groups * nTiles * taps, cg, blockLen, nBlocks, s.weights.ptr);
+      k.bfp_dequant_nhwc(image, hw, imageStride, g.groups, cg, blockLen, nBlocks, m, s.mant.ptr, g.inChannels);
+      for (let grp = 0; grp < g.groups; grp++) {
+        k.conv_4x8_f32(indir, rows, taps, s.mant.ptr + grp * cg * 4, g.inChannels, zero, cg,
+          s.weights.ptr + grp * this.groupWeightBytes * 4, nTiles, s.acc.ptr + grp * acc.groupStride * 4, acc.stride);
+      }
+      return;
+    }
+    const relaxed = format === 'rdot_q7' || format === 'rdot_q4';
+    if (relaxed) {
+      // int8 mantissas, and beside each block scale the -z * ΣM the relaxed kernels start from.
+      k.bfp_quantize_nhwc_i8(image, hw, imageStride, g.groups, g.groupChannels, blockLen, nBlocks, m,
+        s.mant.ptr, slots * paddedLen, paddedLen, s.scale.ptr, -zeroPoint(format));
+    } else {
+      k.bfp_quantize_nhwc(image, hw, imageStride, g.groups, g.groupChannels, blockLen, nBlocks, m,
+        s.mant.ptr, slots * paddedLen, paddedLen, s.scale.ptr);
+    }
+    const kernel = format === 'rdot_q7' ? k.dsconv_4x8c4_rdot_q7! : format === 'rdot_q4' ? k.dsconv_4x8c4_rdot_q4!
+      : format === 'dot16_q4' ? k.dsconv_4x8c2_dot16_q4 : k.dsconv_4x8c2_dot16_q8;
+    const mantBytes = relaxed ? 1 : 2;
+    const recordBytes = relaxed ? 8 : 4;
     for (let grp = 0; grp < g.groups; grp++) {
-      const args = [indir, rows, taps,
+      kernel(indir, rows, taps,
         s.mant.ptr + grp * nBlocks * paddedLen * mantBytes, slots * paddedLen,
-        s.scale.ptr + grp * nBlocks * recordBytes, slots, zero, zero, nBlocks, paddedLen] as const;
-      const rest = [this.wPtr + grp * this.groupWeightBytes, this.xiPtr + grp * this.groupXiFloats * 4,
-        nTiles, s.acc.ptr + grp * acc.groupStride * 4, acc.stride] as const;
-      if (format === 'rdot_q7') k.dsconv_4x8c4_rdot_q7!(...args, z, ...rest);
-      else if (format === 'rdot_q4') k.dsconv_4x8c4_rdot_q4!(...args, z, ...rest);
-      else if (format === 'dot16_q4') k.dsconv_4x8c2_dot16_q4(...args, ...rest);
-      else k.dsconv_4x8c2_dot16_q8(...args, ...rest);
+        s.scale.ptr + grp * nBlocks * recordBytes, slots, zero, zero, nBlocks, paddedLen,
+        this.wPtr + grp * this.groupWeightBytes, this.xiPtr + grp * this.groupXiFloats * 4,
+        nTiles, s.acc.ptr + grp * acc.groupStride * 4, acc.stride, s.weights.ptr);
     }
   }
 
@@ -442,10 +466,14 @@ function parseDsconvOptions(options: DSConvOptions) {
 }
 
 /**
- * The kernel a tiled layer runs, by weight bits and build: the relaxed int8 dot product where
- * the weights fit its 7-bit operand after an offset (bits <= 7), else the portable int16 one.
+ * The kernel a tiled layer runs. Blocks of at most 4 channels (an RGB stem, B <= 4) leave the
+ * integer kernels one or two dot steps per float rescale, where the float kernel on dequantized
+ * values is about twice as fast ('dequant'). Otherwise by weight bits and build: the relaxed int8
+ * dot product where the weights fit its 7-bit operand after an offset (bits <= 7), else the
+ * portable int16 one.
  */
-function weightFormat(bits: number): WeightFormat {
+function weightFormat(bits: number, paddedLen: number): WeightFormat {
+  if (paddedLen <= 4) return 'dequant';
   if (rt().build === 'relaxed' && bits <= 7) return bits <= 4 ? 'rdot_q4' : 'rdot_q7';
   return bits <= 4 ? 'dot16_q4' : 'dot16_q8';
 }

@@ -28,9 +28,11 @@ export function roundUp(n: number, m: number): number {
  * - 'dot16_q8': int16 (pre-widened), channel pairs: 32 bytes per pair of 8 outputs;
  * - 'dot16_q4': signed nibbles, two channel pairs per 16 bytes;
  * - 'rdot_q7': uint8 q + 64, channel quads: 32 bytes per quad of 8 outputs;
- * - 'rdot_q4': nibbles q + 8, one channel quad per 16 bytes.
+ * - 'rdot_q4': nibbles q + 8, one channel quad per 16 bytes;
+ * - 'dequant': int8 q in conv_4x8_f32's layout ([tile][tap][channel][8], no block padding), for
+ *   blocks so short that the float kernel on dequantized values is faster (dsconv_weights_f32).
  */
-export type WeightFormat = 'dot16_q8' | 'dot16_q4' | 'rdot_q7' | 'rdot_q4';
+export type WeightFormat = 'dot16_q8' | 'dot16_q4' | 'rdot_q7' | 'rdot_q4' | 'dequant';
 
 /** The offset the relaxed formats add to q so that it fits the dot product's 7-bit operand. */
 export function zeroPoint(format: WeightFormat): number {
@@ -52,7 +54,7 @@ export function packDsconv(
   const taps = g.kh * g.kw;
   const nTiles = Math.ceil(g.groupOutputs / TILE_N);
   const bytes = blockBytes(format, b.paddedLen);
-  const groupWeightBytes = nTiles * taps * b.nBlocks * bytes;
+  const groupWeightBytes = format === 'dequant' ? nTiles * taps * g.groupChannels * 8 : nTiles * taps * b.nBlocks * bytes;
   const groupXiFloats = nTiles * taps * b.nBlocks * TILE_N;
   const weights = new Uint8Array(g.groups * groupWeightBytes);
   const wide = new Int16Array(weights.buffer);
@@ -79,6 +81,8 @@ export function packDsconv(
               // Nibble j = 2 * (pair & 1) + (lane >= 4) of int16 lane 2 * (lane % 4) + (c & 1).
               const pair = c >> 1;
               weights[base + (pair >> 1) * 16 + 2 * (2 * (lane & 3) + (c & 1)) + (pair & 1)] |= (v & 15) << (lane >= 4 ? 4 : 0);
+            } else if (format === 'dequant') {
+              weights[grp * groupWeightBytes + ((tile * taps + t) * cg + beta * b.blockLen + c) * 8 + lane] = v & 0xff;
             } else if (format === 'rdot_q7') {
               weights[base + (c >> 2) * 32 + (lane >> 2) * 16 + 4 * (lane & 3) + (c & 3)] = v + z;
             } else {

@@ -18,7 +18,10 @@ export interface Kernels {
     paddedLen: number, scale: number): void;
   bfp_quantize_nhwc_i8(src: number, pixels: number, srcStride: number, groups: number, groupChannels: number,
     blockLen: number, nBlocks: number, mantissaBits: number, mant: number, mantStride: number,
-    paddedLen: number, scale: number): void;
+    paddedLen: number, scale: number, sumScale: number): void;
+  bfp_dequant_nhwc(src: number, pixels: number, srcStride: number, groups: number, groupChannels: number,
+    blockLen: number, nBlocks: number, mantissaBits: number, dst: number, dstStride: number): void;
+  dsconv_weights_f32(q: number, xi: number, units: number, channels: number, blockLen: number, nBlocks: number, dst: number): void;
   bfp_dequant_c1(src: number, pixels: number, srcStride: number, channels: number, mantissaBits: number,
     dst: number, dstStride: number): void;
   dsconv_4x8c2_dot16_q8: DsconvKernel;
@@ -30,17 +33,13 @@ export interface Kernels {
   dsconv_dw_weights(q: number, xi: number, xiTapStride: number, taps: number, channels: number, dst: number): void;
   /** Relaxed build only. */
   relaxed_dot_probe?(a: number, b: number, c: number, out: number): void;
-  dsconv_4x8c4_rdot_q7?: RdotKernel;
-  dsconv_4x8c4_rdot_q4?: RdotKernel;
+  dsconv_4x8c4_rdot_q7?: DsconvKernel;
+  dsconv_4x8c4_rdot_q4?: DsconvKernel;
 }
 
 export type DsconvKernel = (indir: number, npix: number, taps: number, mant: number, mantStride: number,
   scale: number, scaleStride: number, zeroMant: number, zeroScale: number, nBlocks: number,
-  paddedLen: number, w: number, xi: number, nTiles: number, out: number, outStride: number) => void;
-
-export type RdotKernel = (indir: number, npix: number, taps: number, mant: number, mantStride: number,
-  scale: number, scaleStride: number, zeroMant: number, zeroScale: number, nBlocks: number,
-  paddedLen: number, zeroPoint: number, w: number, xi: number, nTiles: number, out: number, outStride: number) => void;
+  paddedLen: number, w: number, xi: number, nTiles: number, out: number, outStride: number, wide: number) => void;
 
 /** Scratch buffers shared by all layers: one call runs at a time, so they are reused by all. */
 export interface ScratchSet {
@@ -50,7 +49,7 @@ export interface ScratchSet {
   mant: Scratch;    // BFP mantissas (or dequantized values for depthwise)
   scale: Scratch;   // BFP block scales
   acc: Scratch;     // kernel output before the epilogue
-  weights: Scratch; // per-call dequantized depthwise weights
+  weights: Scratch; // per-call dequantized weights (depthwise, and layers with blocks of <= 4 channels)
   zero: Scratch;    // all zeros: what padded taps read
 }
 

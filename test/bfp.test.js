@@ -1,6 +1,8 @@
 // The wasm BFP kernels against bfpReference (DSCONV.md, "Activations"), bit for bit:
 //   bfp_quantize_nhwc  mantissas (int16, padded blocks) and block scales 2^(E-m+2) (float32)
+//   bfp_quantize_nhwc_i8 the same as int8 mantissas, with sumScale * (sum of each block's mantissas)
 //   bfp_dequant_c1     one-channel blocks written back as M * 2^(E-m+2) (float32)
+//   bfp_dequant_nhwc   any blocks, written back as M * 2^(E-m+2) (float32) at their own channels
 //   find_nonfinite_f32 first NaN/±Inf index or -1
 // Every mismatch message names the kernel arguments, the pixel/group/block/lane and the block's
 // input values (with their float32 bit patterns), so a failure can be replayed by hand.
@@ -192,7 +194,7 @@ const GUARD = 64; // bytes after each output buffer that must stay untouched
 
 /**
  * Runs the kernel and compares with the reference; returns the number of values checked. With
- * `narrow`, runs bfp_quantize_nhwc_i8: int8 mantissas and (scale, sum of mantissas) records.
+ * `narrow`, runs bfp_quantize_nhwc_i8: int8 mantissas and (scale, sumScale * sum of mantissas) records.
  */
 function checkQuantize(x, pixels, groups, cg, B, m, extra, label, narrow = false) {
   const C = groups * cg;
@@ -222,7 +224,9 @@ function checkQuantize(x, pixels, groups, cg, B, m, extra, label, narrow = false
     r.u8(mant, mantBytes + GUARD).fill(0xa5);
     r.u8(scale, scaleBytes + GUARD).fill(0xa5);
 
-    (narrow ? k.bfp_quantize_nhwc_i8 : k.bfp_quantize_nhwc)(src, pixels, srcStride, groups, cg, blockLen, nBlocks, m, mant, mantStride, paddedLen, scale);
+    // The i8 records carry sumScale * (sum of the block's mantissas); vary sumScale by call.
+    const sumScale = [-8, -64, 1, -1][(pixels + cg) % 4];
+    (narrow ? k.bfp_quantize_nhwc_i8 : k.bfp_quantize_nhwc)(src, pixels, srcStride, groups, cg, blockLen, nBlocks, m, mant, mantStride, paddedLen, scale, sumScale);
 
     const ref = bfpReference(x, pixels, C, groups, B, m);
     const M = new (narrow ? Int8Array : Int16Array)(k.memory.buffer, mant, pixels * mantStride);
@@ -261,8 +265,8 @@ function checkQuantize(x, pixels, groups, cg, B, m, extra, label, narrow = false
               assert.unreachable(`${where()}\n  mantissa lane ${c}${c >= len ? ' (padding)' : ''}: expected ${w}, got ${M[base + c]}`);
             }
           }
-          if (narrow && sums[(p * slots + slot) * 2 + 1] !== sum) {
-            assert.unreachable(`${where()}\n  mantissa sum: expected ${sum}, got ${sums[(p * slots + slot) * 2 + 1]}`);
+          if (narrow && sums[(p * slots + slot) * 2 + 1] !== sum * sumScale) {
+            assert.unreachable(`${where()}\n  ${sumScale} x mantissa sum: expected ${sum * sumScale}, got ${sums[(p * slots + slot) * 2 + 1]}`);
           }
         }
       }
@@ -345,6 +349,64 @@ test('bfp_quantize_nhwc: every minimum-normal block gives the subnormal scale 2^
         assert.is(ref.scales[0], 2 ** (-126 - m + 2));
       }
     }
+  }
+});
+
+/** bfp_dequant_nhwc must write exactly M * 2^(E-m+2) (float32) at each channel's own position. */
+function checkDequantNhwc(x, pixels, groups, cg, B, m, extra, label) {
+  const C = groups * cg;
+  const srcStride = C + extra;
+  const dstStride = C + 2;
+  const blockLen = Math.min(B, cg);
+  const nBlocks = Math.ceil(cg / blockLen);
+  const slots = groups * nBlocks;
+  const src = r.heap.alloc(Math.max(pixels * srcStride * 4, 16));
+  const dst = r.heap.alloc(pixels * dstStride * 4 + GUARD);
+  try {
+    const s = r.f32(src, pixels * srcStride);
+    for (let p = 0; p < pixels; p++) {
+      for (let c = 0; c < srcStride; c++) s[p * srcStride + c] = c < C ? x[p * C + c] : JUNK[(p + c) % JUNK.length];
+    }
+    r.u8(dst, pixels * dstStride * 4 + GUARD).fill(0xa5);
+    k.bfp_dequant_nhwc(src, pixels, srcStride, groups, cg, blockLen, nBlocks, m, dst, dstStride);
+    const ref = bfpReference(x, pixels, C, groups, B, m);
+    const d = r.f32(dst, pixels * dstStride);
+    const u = r.u8(dst, pixels * dstStride * 4 + GUARD);
+    for (let p = 0; p < pixels; p++) {
+      for (let c = 0; c < dstStride; c++) {
+        const at = p * dstStride + c;
+        if (c >= C) {
+          // Lanes past the channels are the caller's: untouched.
+          if (u.subarray(at * 4, at * 4 + 4).some((v) => v !== 0xa5)) assert.unreachable(`${label}: wrote pixel ${p} lane ${c} past the channels`);
+          continue;
+        }
+        const g = Math.floor(c / cg);
+        const slot = g * nBlocks + Math.floor((c % cg) / blockLen);
+        const want = Math.fround(ref.mant[p * C + c] * ref.scales[p * slots + slot]);
+        if (!Object.is(d[at], want === 0 ? 0 : want)) {
+          assert.unreachable(`${label}: pixel ${p} channel ${c} (input ${x[p * C + c]}): expected ${want}, got ${d[at]}`);
+        }
+      }
+    }
+    if (u.subarray(pixels * dstStride * 4).some((v) => v !== 0xa5)) assert.unreachable(`${label}: wrote past its output`);
+  } finally {
+    r.heap.release(src);
+    r.heap.release(dst);
+  }
+}
+
+test('bfp_dequant_nhwc == M * 2^(E-m+2) of bfpReference: random configurations', () => {
+  const R = rng(SEED ^ 0xdec0);
+  const h = helpers(R);
+  for (let i = 0; i < 300; i++) {
+    const m = h.int(2, 8);
+    const B = h.pick([1, 2, 3, 4, 5, 8, 32, h.int(1, 40)]);
+    const groups = h.pick([1, 1, 2, 3]);
+    const cg = h.pick([h.int(1, 8), h.int(1, 70), B + h.int(1, B)]);
+    const pixels = h.int(1, 9);
+    const kind = i < 50 ? Object.keys(KINDS)[i % Object.keys(KINDS).length] : h.pick(['mixed', 'gaussian', 'logUniform']);
+    const x = makeInput(kind, pixels, groups, cg, B, m, R);
+    checkDequantNhwc(x, pixels, groups, cg, B, m, h.pick([0, 1, 3]), `dequant #${i} kind ${kind} B=${B} cg=${cg} m=${m} (seed ${SEED})`);
   }
 });
 
