@@ -1,6 +1,8 @@
-// Loading the wasm module and owning its memory: the one runtime every layer shares.
-import { instantiate } from '@assemblyscript/loader';
+// Loading the wasm module and owning its memory: the one runtime every layer shares. The module
+// imports nothing and its exports are plain functions, so it is instantiated with the WebAssembly
+// API alone: no glue dependency, and dist/ runs unbundled in a page (its imports are all relative).
 import { Heap, Scratch } from './memory.js';
+import { describe } from './validate.js';
 
 /** The kernels exported by assembly/index.ts; every pointer is a byte offset into memory. */
 export interface Kernels {
@@ -136,10 +138,24 @@ const RELAXED_PROBE = new Uint8Array([
   15, 65, 0, 253, 15, 253, 147, 2, 11,
 ]);
 
-const FILES: Record<Build, string> = { simd: 'dsconv.wasm', relaxed: 'dsconv-relaxed.wasm' };
+/**
+ * Where each binary is by default. Written out as literal `new URL('…', import.meta.url)` calls so
+ * that bundlers that know the pattern (webpack 5, Vite, Rollup, Parcel) copy the .wasm as an asset
+ * and rewrite the URL; a computed path would be invisible to them.
+ */
+function defaultUrl(build: Build): URL {
+  return build === 'relaxed'
+    ? new URL('../build/dsconv-relaxed.wasm', import.meta.url)
+    : new URL('../build/dsconv.wasm', import.meta.url);
+}
 
 /** Loads and instantiates the wasm module. Safe to call more than once. */
 export function init(options: InitOptions = {}): Promise<void> {
+  try {
+    checkOptions(options);
+  } catch (e) {
+    return Promise.reject(e);
+  }
   if (runtime) return Promise.resolve();
   loading ??= load(options).then((rt) => (runtime = rt)).finally(() => (loading = undefined));
   return loading.then(() => undefined);
@@ -155,14 +171,15 @@ function requestedBuild(options: InitOptions): 'auto' | Build {
 }
 
 async function load(options: InitOptions): Promise<Runtime> {
-  if (!WebAssembly.validate(SIMD_PROBE)) {
-    throw new Error('dsconv needs WebAssembly fixed-width SIMD (Chrome 91, Firefox 89, Safari 16.4, Node 16.4 or newer)');
+  if (typeof WebAssembly !== 'object' || !WebAssembly.validate(SIMD_PROBE)) {
+    throw new Error('dsconv needs WebAssembly fixed-width SIMD, which this engine does not support: '
+      + 'it runs in Chrome 91, Firefox 89, Safari 16.4, Node 20 or newer');
   }
   const want = requestedBuild(options);
   const single = isSingle(options.wasmBinary) ? options.wasmBinary : options.wasmBinary === undefined && isSingle(options.wasmUrl) ? options.wasmUrl : undefined;
   if (single !== undefined) {
     // One module given: use exactly it, after checking it is what was asked for and exact.
-    const k = await instantiateKernels(isBytes(single) ? single : await readWasm(single));
+    const k = await instantiateKernels(isBytes(single) ? single : await readWasm(single, 'options.wasmUrl'));
     const build: Build = typeof k.relaxed_dot_probe === 'function' ? 'relaxed' : 'simd';
     if (want !== 'auto' && want !== build) throw new Error(`dsconv: the build asked for is '${want}' but the module given is the '${build}' build`);
     const fault = build === 'relaxed' ? relaxedDotFault(k) : undefined;
@@ -186,21 +203,55 @@ function isBytes(s: unknown): s is ArrayBuffer | Uint8Array {
   return s instanceof ArrayBuffer || ArrayBuffer.isView(s);
 }
 
+function checkOptions(options: InitOptions): void {
+  if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, got ${describe(options)}`);
+  checkSource('options.wasmUrl', options.wasmUrl, (v) => typeof v === 'string' || v instanceof URL, 'a string or a URL');
+  checkSource('options.wasmBinary', options.wasmBinary, isBytes, 'an ArrayBuffer or a Uint8Array');
+}
+
+/** wasmUrl / wasmBinary: undefined, one value, or an object with a value per build. */
+function checkSource(name: string, v: unknown, ok: (v: unknown) => boolean, what: string): void {
+  if (v === undefined || ok(v)) return;
+  if (typeof v !== 'object' || v === null || ArrayBuffer.isView(v) || Array.isArray(v)) {
+    throw new TypeError(`${name} must be ${what}, or { simd, relaxed } of those, got ${describe(v)}`);
+  }
+  for (const key of Object.keys(v)) {
+    if (key !== 'simd' && key !== 'relaxed') throw new RangeError(`${name} has an unknown key ${JSON.stringify(key)}; expected 'simd' or 'relaxed'`);
+    const x = (v as Record<string, unknown>)[key];
+    if (x !== undefined && !ok(x)) throw new TypeError(`${name}.${key} must be ${what}, got ${describe(x)}`);
+  }
+}
+
 function isSingle<T>(s: Source<T> | undefined): s is T {
   return typeof s === 'string' || s instanceof URL || isBytes(s);
 }
 
-async function source(options: InitOptions, build: Build): Promise<ArrayBuffer | Uint8Array> {
-  const bin = options.wasmBinary as Partial<Record<Build, ArrayBuffer | Uint8Array>> | undefined;
+type Bytes = ArrayBuffer | Uint8Array;
+
+async function source(options: InitOptions, build: Build): Promise<Bytes | Response> {
+  const bin = options.wasmBinary as Partial<Record<Build, Bytes>> | undefined;
   const given = bin?.[build];
   if (given) return given;
   const url = options.wasmUrl as Partial<Record<Build, string | URL>> | undefined;
-  return readWasm(url?.[build] ?? new URL(`../build/${FILES[build]}`, import.meta.url));
+  const own = url?.[build];
+  return own === undefined ? readWasm(defaultUrl(build), `the ${build} build`) : readWasm(own, `options.wasmUrl.${build}`);
 }
 
-async function instantiateKernels(bytes: ArrayBuffer | Uint8Array): Promise<Kernels> {
-  const { exports } = await instantiate(bytes as BufferSource, {});
-  return exports as unknown as Kernels;
+/**
+ * A fetched module is compiled while it downloads (instantiateStreaming) when the server labels it
+ * exactly application/wasm, as that function demands (engines differ on letter case and
+ * parameters, so only the plain form is trusted); any other type, common on misconfigured
+ * servers, is read whole and compiled from the bytes instead of failing.
+ */
+async function instantiateKernels(src: Bytes | Response): Promise<Kernels> {
+  let made: WebAssembly.WebAssemblyInstantiatedSource;
+  if (isBytes(src)) made = await WebAssembly.instantiate(src as BufferSource, {});
+  else if (typeof WebAssembly.instantiateStreaming === 'function'
+    && /^[ \t]*application\/wasm[ \t]*$/.test(src.headers.get('content-type') ?? '')) {
+    made = await WebAssembly.instantiateStreaming(src, {});
+  } else made = await WebAssembly.instantiate(await src.arrayBuffer(), {});
+  // A plain copy: instance.exports is frozen, and tools such as the bench's phase timer wrap kernels.
+  return { ...made.instance.exports } as unknown as Kernels;
 }
 
 /**
@@ -228,15 +279,51 @@ function relaxedDotFault(k: Kernels): string | undefined {
   return undefined;
 }
 
-async function readWasm(url: string | URL): Promise<ArrayBuffer | Uint8Array> {
-  const u = new URL(url, import.meta.url);
-  if (u.protocol === 'file:') {
-    const { readFile } = await import('node:fs/promises');
-    return readFile(u);
+interface Host {
+  process?: { versions?: { node?: string } };
+  document?: { baseURI?: string };
+  location?: { href?: string };
+}
+
+// A scheme of two or more letters: "https:", "file:", "blob:" but not a Windows drive ("C:").
+const ABSOLUTE_URL = /^[a-z][a-z0-9+.-]+:/i;
+
+/**
+ * Reads a module from a URL or path the way the platform would: in Node, `file:` URLs and strings
+ * that are not absolute URLs are files (relative to the working directory); in a browser or worker,
+ * relative strings are resolved against the page, as fetch() does. `what` names it in errors.
+ */
+async function readWasm(url: string | URL, what: string): Promise<Bytes | Response> {
+  const host = globalThis as Host;
+  const inNode = typeof host.process?.versions?.node === 'string';
+  const text = String(url);
+  let u: URL | undefined;
+  try {
+    if (url instanceof URL || ABSOLUTE_URL.test(text)) u = new URL(text);
+    else if (!inNode) u = new URL(text, host.document?.baseURI ?? host.location?.href);
+  } catch (e) {
+    throw new TypeError(`${what} is not a valid URL: ${JSON.stringify(text)}`, { cause: e });
   }
-  const res = await fetch(u);
-  if (!res.ok) throw new Error(`dsconv could not fetch ${u.href}: HTTP ${res.status}`);
-  return res.arrayBuffer();
+  if (inNode && (u === undefined || u.protocol === 'file:')) {
+    // The specifier is a variable so that bundlers targeting browsers leave it alone (esbuild
+    // fails on a literal 'node:fs/promises' there) and the comments keep webpack and Vite from
+    // warning about it; this branch only runs in Node.
+    const fs = 'node:fs/promises';
+    const { readFile } = await import(/* webpackIgnore: true */ /* @vite-ignore */ fs) as typeof import('node:fs/promises');
+    try {
+      return await readFile(u ?? text);
+    } catch (e) {
+      throw new Error(`dsconv could not read ${what} from ${u ? u.href : text}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  let res: Response;
+  try {
+    res = await fetch(u!);
+  } catch (e) {
+    throw new Error(`dsconv could not fetch ${what} from ${u!.href}: ${(e as Error).message}`, { cause: e });
+  }
+  if (!res.ok) throw new Error(`dsconv could not fetch ${what} from ${u!.href}: HTTP ${res.status} ${res.statusText}`.trimEnd());
+  return res;
 }
 
 /** The loaded runtime; throws if init() has not completed. */

@@ -1,0 +1,144 @@
+// The benchmark page: picks layers, runs the suite in a worker (web/bench-worker.js), and shows a
+// progress bar, the results table, the bar chart (src/bench-report.ts's SVG) and the JSON that
+// `dsconv bench --json` writes, so browser and Node figures can be compared. Query parameters
+// start it without a click: ?run=1&quick=1&layers=7x7,dw&layout=NHWC&build=simd (and, for tests, the
+// runner's maxTime, minTime, minSamples, warmTime, warmCalls). When done, globalThis.benchDone
+// holds { doc, results, build } or { error }.
+import './benchmark-host.js';
+import { SUITE, ROUNDS, DSCONV_ENGINES } from '../dist/bench.js';
+import { benchJson, benchSvg } from '../dist/bench-report.js';
+
+const $ = (id) => document.getElementById(id);
+const query = new URLSearchParams(location.search);
+
+/** "Chromium/156.0.8078.108" or the like: the JSON's `node` field names the engine that ran. */
+function uaName() {
+  const ua = navigator.userAgent;
+  const m = ua.match(/(HeadlessChrome|Edg|Chrome|Firefox)\/([\d.]+)/) ?? ua.match(/Version\/([\d.]+).*(Safari)/);
+  if (!m) return ua;
+  return m[2] === 'Safari' ? `Safari/${m[1]}` : `${m[1]}/${m[2]}`;
+}
+// Chromium's user agent string gives only the major version; the client hints give all of it.
+const browser = await (navigator.userAgentData?.getHighEntropyValues(['fullVersionList'])
+  .then(({ fullVersionList }) => {
+    const b = fullVersionList.find((x) => /^(Chromium|Google Chrome|Microsoft Edge)$/.test(x.brand));
+    return b && `${b.brand.replace(/ /g, '')}/${b.version}`;
+  })
+  .catch(() => undefined)) ?? uaName();
+const browserName = () => browser;
+
+/** Sends a line to the headless runner, when there is one (Playwright's exposeFunction). */
+const report = (line) => globalThis.benchProgress?.(line);
+
+const layerBoxes = SUITE.map((l) => {
+  const label = document.createElement('label');
+  const box = document.createElement('input');
+  box.type = 'checkbox';
+  box.value = l.name;
+  box.checked = true;
+  label.append(box, ` ${l.name} (${(l.macs / 1e6).toFixed(0)} MMAC)`);
+  $('layers').append(label);
+  return box;
+});
+if (query.has('layers')) {
+  const terms = query.get('layers').split(',').map((t) => t.trim().toLowerCase());
+  for (const box of layerBoxes) box.checked = terms.some((t) => box.value.toLowerCase() === t || box.value.toLowerCase().includes(t));
+}
+if (query.get('layout')) $('layout').value = query.get('layout').toUpperCase();
+$('quick').checked = query.get('quick') === '1';
+$('env').textContent = `${browserName()}, ${navigator.hardwareConcurrency ?? '?'} logical cores, `
+  + `${globalThis.crossOriginIsolated ? '5 µs' : '100 µs'} timer; batch 1, one thread (a worker); `
+  + `engines ${DSCONV_ENGINES.join(', ')} take turns over ${ROUNDS} rounds after a warm-up, each figure the median of all samples.`;
+
+function cell(row, text, numeric) {
+  const td = document.createElement('td');
+  td.textContent = text;
+  if (numeric) td.className = 'n';
+  row.append(td);
+}
+
+function addRows(results) {
+  const f32 = results.find((r) => r.engine === 'dsconv-f32');
+  results.forEach((r, i) => {
+    const row = document.createElement('tr');
+    cell(row, i === 0 ? r.layer : '');
+    cell(row, r.engine);
+    cell(row, r.ms.toFixed(3), true);
+    cell(row, r.gmacs.toFixed(1), true);
+    cell(row, f32 ? `${(f32.ms / r.ms).toFixed(2)}x` : '-', true);
+    cell(row, r.rme.toFixed(1), true);
+    $('table').tBodies[0].append(row);
+  });
+}
+
+function drawChart(results, note) {
+  // benchSvg escapes every text it places, so the string is safe markup. Its subtitle names a
+  // Node version; here the browser, in `machine`, takes that place.
+  $('chart').innerHTML = benchSvg(results, { machine: `${browserName()} (${navigator.hardwareConcurrency ?? '?'} logical cores)`, node: '-', note })
+    .replace('Node -, ', '');
+}
+
+function run() {
+  const layers = layerBoxes.filter((b) => b.checked).map((b) => b.value);
+  if (!layers.length) {
+    $('status').textContent = 'Pick at least one layer.';
+    return;
+  }
+  const layout = $('layout').value;
+  const quick = $('quick').checked;
+  const engines = query.get('engines')?.split(',') ?? [...DSCONV_ENGINES];
+  const timing = {};
+  for (const k of ['maxTime', 'minTime', 'minSamples', 'warmTime', 'warmCalls']) if (query.has(k)) timing[k] = Number(query.get(k));
+  $('start').disabled = true;
+  $('table').tBodies[0].replaceChildren();
+  $('chart').replaceChildren();
+  $('offer').hidden = $('json').hidden = true;
+  const perLayer = engines.length * (2 + ROUNDS);
+  const total = layers.length * perLayer;
+  const results = [];
+  const started = performance.now();
+  const worker = new Worker(new URL('./bench-worker.js', import.meta.url), { type: 'module' });
+  worker.onmessage = ({ data }) => {
+    if (data.type === 'progress') {
+      const p = data.p;
+      const e = engines.indexOf(p.engine);
+      const step = p.layerIndex * perLayer + (p.stage === 'time' ? 2 * engines.length + (p.round - 1) * engines.length + e : 2 * e + (p.stage === 'warm' ? 1 : 0));
+      $('bar').value = step / total;
+      const what = p.stage === 'time' ? `timing, round ${p.round}/${p.rounds}` : p.stage === 'warm' ? 'warming up' : 'preparing';
+      $('status').textContent = `[${p.layerIndex + 1}/${p.layerCount}] ${p.layer}: ${p.engine} ${what}`;
+      report(`${$('status').textContent}\n`);
+    } else if (data.type === 'layer') {
+      results.push(...data.results);
+      addRows(data.results);
+      drawChart(results, `${layout}${quick ? ', quick run' : ''}, so far`);
+      for (const r of data.results) report(`  ${r.layer} ${r.engine}: ${r.ms.toFixed(3)} ms, ${r.gmacs.toFixed(1)} GMAC/s\n`);
+    } else if (data.type === 'done') {
+      worker.terminate();
+      const note = `${data.build === 'relaxed' ? 'relaxed-SIMD' : 'portable SIMD'} build, ${layout}${quick ? ', quick run' : ''}`;
+      drawChart(data.results, note);
+      const doc = benchJson(data.results, { node: browserName(), relaxed: data.build === 'relaxed' });
+      const text = `${JSON.stringify(doc, null, 1)}\n`;
+      $('json').textContent = text;
+      $('download').href = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
+      $('offer').hidden = $('json').hidden = false;
+      $('bar').value = 1;
+      $('status').textContent = `Done in ${((performance.now() - started) / 1e3).toFixed(1)} s: ${note}.`;
+      $('start').disabled = false;
+      globalThis.benchDone = { doc, results: data.results, build: data.build };
+    } else {
+      worker.terminate();
+      $('status').textContent = data.message;
+      $('status').className = 'error';
+      $('start').disabled = false;
+      globalThis.benchDone = { error: data.message };
+    }
+  };
+  worker.onerror = (e) => worker.onmessage({ data: { type: 'error', message: `the worker failed: ${e.message}` } });
+  worker.postMessage({ layers, layout, quick, engines, timing, build: query.get('build') ?? undefined });
+}
+
+$('form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  run();
+});
+if (query.get('run') === '1') run();
