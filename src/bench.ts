@@ -161,15 +161,17 @@ export const DSCONV_ENGINES = ['dsconv-int4', 'dsconv-int8', 'dsconv-f32'] as co
 export function dsconvEngines(layout: Layout = 'NHWC'): Engine[] {
   const make = (id: string, minSqnr: number, build: (d: LayerData) => Conv2d | DSConv2d): Engine => ({
     id, layout, minSqnr,
-    timing: `forward(): input copy and NaN scan, ${layout === 'NCHW' ? 'NCHW->NHWC transpose, ' : ''}${id === 'dsconv-f32' ? '' : 'BFP conversion, '}kernel, epilogue (bias, ReLU${layout === 'NCHW' ? ', NCHW' : ''}), output copy`,
+    timing: `forward(): input copy and NaN scan, ${layout === 'NCHW' ? 'NCHW->NHWC transpose, ' : ''}${id === 'dsconv-f32' ? '' : 'BFP conversion, '}kernel, epilogue (bias, ReLU${layout === 'NCHW' ? ', NCHW' : ''}), output copied into a reused array`,
     async create(d) {
       const s = d.spec;
       const l = build(d);
       const input = layout === 'NHWC' ? toNhwc(d.input, s.inChannels) : d.input;
       const shape = { height: s.size, width: s.size, layout };
       const weights = l.residentBytes; // before the first call: the weights alone, no per-shape buffers
+      const [oh, ow] = l.outputSize(s.size, s.size);
+      const out = new Float32Array(s.outChannels * oh * ow); // reused, as a caller looping over inputs would
       return {
-        run: () => { l.forward(input, shape); },
+        run: () => { l.forward(input, shape, out); },
         output: () => {
           const y = l.forward(input, shape);
           return layout === 'NHWC' ? toNchw(y, s.outChannels) : y;

@@ -47,23 +47,30 @@ abstract class ConvLayer {
   }
 
   /**
-   * Runs the layer on `input` (float32, `shape.layout`, default NCHW) and returns a new
-   * Float32Array of batch x outChannels x outHeight x outWidth in `shape.outputLayout`
-   * (default: the input's layout). The input is not modified.
+   * Runs the layer on `input` (float32, `shape.layout`, default NCHW) and returns the output,
+   * batch x outChannels x outHeight x outWidth in `shape.outputLayout` (default: the input's
+   * layout): written into `out` when given (a Float32Array of exactly that length, which is
+   * returned; reusing one saves allocating a new array per call), else a new Float32Array.
+   * The input is not modified.
    */
-  forward(input: Float32Array, shape: InputShape): Float32Array {
+  forward(input: Float32Array, shape: InputShape, out?: Float32Array): Float32Array {
     const r = this.live();
     const g = this.geometry;
     const p = plan(g, input, shape);
     const hw = p.height * p.width;
     const npix = p.outHeight * p.outWidth;
+    const outLen = p.batch * g.outChannels * npix;
+    if (out !== undefined) {
+      const dims = `${p.outputLayout} [${p.batch}]${p.outputLayout === 'NCHW' ? `[${g.outChannels}][${p.outHeight}][${p.outWidth}]` : `[${p.outHeight}][${p.outWidth}][${g.outChannels}]`}`;
+      if (!(out instanceof Float32Array)) throw new TypeError(`out must be a Float32Array of length ${outLen} (${dims}), got ${describe(out)}`);
+      if (out.length !== outLen) throw new RangeError(`out must have length ${outLen} (${dims}), got ${out.length}`);
+    }
     const work = this.work();
     const rows = roundUp(npix, work.pixelMultiple);
     const s = r.scratch;
 
     // Allocate first: growing memory detaches views, so data moves only after this point.
     const inPtr = s.input.ensure(input.byteLength);
-    const outLen = p.batch * g.outChannels * npix;
     const outPtr = s.output.ensure(outLen * 4);
     const direct = p.layout === 'NHWC' && work.imageStride === g.inChannels;
     const imagePtr = direct ? 0 : s.image.ensure(hw * work.imageStride * 4);
@@ -97,7 +104,9 @@ abstract class ConvLayer {
           epi + ch * 4, epi + (g.outChannels + ch) * 4, lo, hi);
       }
     }
-    return r.f32(outPtr, outLen).slice();
+    if (out === undefined) return r.f32(outPtr, outLen).slice();
+    out.set(r.f32(outPtr, outLen));
+    return out;
   }
 
   /** Frees the layer's wasm memory; any later call throws. */

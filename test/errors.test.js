@@ -301,6 +301,32 @@ test('forward: input type and length, shape fields, layouts, empty output', () =
   }
 });
 
+test('forward: out must be a Float32Array of the output length; it is filled and returned', () => {
+  for (const [name, layer] of forwardLayers()) {
+    const S = { height: 5, width: 5 };
+    const good = layer.forward(X, S);
+    for (const bad of [Array.from(good), new Float64Array(good.length), null, good.buffer, 'out']) {
+      throws(`${name} out ${Object.prototype.toString.call(bad)}`, () => layer.forward(X, S, bad), TypeError,
+        new RegExp(`^out must be a Float32Array of length ${good.length} \\(NCHW `));
+    }
+    for (const n of [0, good.length - 1, good.length + 1]) {
+      throws(`${name} out length ${n}`, () => layer.forward(X, { ...S, outputLayout: 'NHWC' }, new Float32Array(n)), RangeError,
+        new RegExp(`^out must have length ${good.length} \\(NHWC \\[1\\]\\[`));
+    }
+    const out = new Float32Array(good.length).fill(NaN);
+    assert.is(layer.forward(X, S, out), out, `${name}: forward returns out`);
+    assert.ok(sameBits(out, good), `${name}: out holds the same output`);
+    layer.dispose();
+  }
+  // out may even be the input's own array: the input is copied into wasm memory first.
+  const same = DSConv2d.fromFloat(W.subarray(0, 4 * 4 * 9), { ...BASE, outChannels: BASE.inChannels, padding: 1 });
+  const want = same.forward(X, { height: 5, width: 5 });
+  const x = X.slice();
+  assert.is(want.length, x.length);
+  assert.ok(sameBits(same.forward(x, { height: 5, width: 5 }, x), want), 'out aliasing the input');
+  same.dispose();
+});
+
 test('forward: NaN/Infinity in the input names the first bad index (both layouts, batches)', () => {
   for (const [name, layer] of forwardLayers()) {
     const S = { height: 5, width: 5 };
