@@ -8,16 +8,26 @@
 // scale 2^(E-m+2) at scale + 4 * (idx * scaleStride + β).
 // Weights, per tile of 8 outputs, per tap, per block, paddedLen/2 channel pairs of 16 values
 // (output k's pair in int16 lanes 2k, 2k+1 of the low-half / high-half outputs, see the host packer):
-//   q8: int16 per weight, pre-widened when the layer is made, 32 bytes a channel pair;
+//   q8: int8 per weight, 16 bytes a channel pair (output k's pair at bytes 2k, 2k + 1);
 //   q4: 16 bytes per two channel pairs, as eight int16 lanes of four two's-complement nibbles:
 //       lane L = 2 * (k % 4) + channel-in-pair, nibble j = 2 * (second pair) + (k >= 4).
-//       Each tile is widened to the q8 layout once, into `wide` (taps * nBlocks * paddedLen * 16
-//       bytes), before its pixels run: unpacking in the inner loop would redo it for every four
-//       pixels and cost ~15%.
+// Each tile is widened to int16 (32 bytes a channel pair) once, into `wide` (taps * nBlocks *
+// paddedLen * 16 bytes), before its pixels run: widening in the inner loop would redo it for
+// every four pixels and cost 10-15%, and keeping the weights widened would double their memory.
 // ξ: per tile, per tap, per block, 8 float32.
 // Output: float32 at out + 4 * (pixel * outStride + tile * 8 + k), before bias and activation.
 
 import { rescale } from './tile';
+
+// Widens `pairs` 16-byte vectors of int8 (one channel pair each) at src to int16 at dst.
+// @ts-ignore: decorator
+@inline function widenBytes(src: usize, pairs: i32, dst: usize): void {
+  for (let i = 0; i < pairs; i++) {
+    const wv = v128.load(src + <usize>i * 16);
+    v128.store(dst + <usize>i * 32, i16x8.extend_low_i8x16_s(wv));
+    v128.store(dst + <usize>i * 32, i16x8.extend_high_i8x16_s(wv), 16);
+  }
+}
 
 // Widens `pairs2` 16-byte vectors of nibbles (two channel pairs each) at src to int16 at dst.
 // @ts-ignore: decorator
@@ -45,13 +55,9 @@ import { rescale } from './tile';
   const sStride = <usize>scaleStride * 4;
   const blockStep = <usize>paddedLen * 2;
   for (let tile = 0; tile < nTiles; tile++) {
-    let wTile: usize;
-    if (q8) {
-      wTile = w + <usize>tile * <usize>tileWeights * 16;
-    } else {
-      widenNibbles(w + <usize>tile * <usize>tileWeights * 4, tileWeights >> 2, wide);
-      wTile = wide;
-    }
+    if (q8) widenBytes(w + <usize>tile * <usize>tileWeights * 8, tileWeights >> 1, wide);
+    else widenNibbles(w + <usize>tile * <usize>tileWeights * 4, tileWeights >> 2, wide);
+    const wTile = wide;
     const xTile = xi + <usize>(tile * taps * nBlocks * 32);
     for (let p = 0; p < npix; p += 4) {
       // The float sums live in the output tile (L1): kept in registers they would be spilled
@@ -111,13 +117,13 @@ import { rescale } from './tile';
   }
 }
 
-/** int16 weights (bits 5..8). `npix` must be a multiple of 4; see the file comment for layouts. */
+/** int8 weights (bits 5..8); `wide` is scratch for one tile widened (see above). */
 export function dsconv_4x8c2_dot16_q8(
   indir: usize, npix: i32, taps: i32,
   mant: usize, mantStride: i32, scale: usize, scaleStride: i32, zeroMant: usize, zeroScale: usize,
   nBlocks: i32, paddedLen: i32, w: usize, xi: usize, nTiles: i32, out: usize, outStride: i32, wide: usize,
 ): void {
-  dsconvTiles<i16>(indir, npix, taps, mant, mantStride, scale, scaleStride, zeroMant, zeroScale,
+  dsconvTiles<i8>(indir, npix, taps, mant, mantStride, scale, scaleStride, zeroMant, zeroScale,
     nBlocks, paddedLen, w, xi, nTiles, out, outStride, wide);
 }
 

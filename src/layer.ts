@@ -394,8 +394,8 @@ export class DSConv2d extends ConvLayer {
     } else {
       s.mant.ensure(hw * slots * this.b.paddedLen * 2);
       s.scale.ensure(hw * slots * 8);
-      // One tile of nibble weights widened (int16 or bytes) for the q4 kernels.
-      if (this.format === 'dot16_q4' || this.format === 'rdot_q4') s.weights.ensure(g.kh * g.kw * slots / g.groups * this.b.paddedLen * 16);
+      // One tile of weights widened (to int16, or nibbles to bytes) by the kernels that need it.
+      if (this.format !== 'rdot_q7') s.weights.ensure(g.kh * g.kw * this.b.nBlocks * this.b.paddedLen * 16);
     }
     return s.acc.ensure(rows * this.tiledAccLayout().stride * 4);
   }

@@ -25,7 +25,7 @@ export function roundUp(n: number, m: number): number {
 
 /**
  * Weight formats of the tiled DSConv kernels (layouts in assembly/conv_q.ts and conv_q_relaxed.ts):
- * - 'dot16_q8': int16 (pre-widened), channel pairs: 32 bytes per pair of 8 outputs;
+ * - 'dot16_q8': int8, channel pairs: 16 bytes per pair of 8 outputs;
  * - 'dot16_q4': signed nibbles, two channel pairs per 16 bytes;
  * - 'rdot_q7': uint8 q + 64, channel quads: 32 bytes per quad of 8 outputs;
  * - 'rdot_q4': nibbles q + 8, one channel quad per 16 bytes;
@@ -41,7 +41,7 @@ export function zeroPoint(format: WeightFormat): number {
 
 /** Bytes of one weight block (paddedLen channels x 8 outputs) in `format`. */
 function blockBytes(format: WeightFormat, paddedLen: number): number {
-  return format === 'dot16_q8' ? paddedLen * 16 : format === 'rdot_q7' ? paddedLen * 8 : paddedLen * 4;
+  return format === 'dot16_q8' || format === 'rdot_q7' ? paddedLen * 8 : paddedLen * 4;
 }
 
 /**
@@ -57,7 +57,6 @@ export function packDsconv(
   const groupWeightBytes = format === 'dequant' ? nTiles * taps * g.groupChannels * 8 : nTiles * taps * b.nBlocks * bytes;
   const groupXiFloats = nTiles * taps * b.nBlocks * TILE_N;
   const weights = new Uint8Array(g.groups * groupWeightBytes);
-  const wide = new Int16Array(weights.buffer);
   const xi = new Float32Array(g.groups * groupXiFloats);
   const z = zeroPoint(format);
   const cg = g.groupChannels;
@@ -76,7 +75,7 @@ export function packDsconv(
           for (let c = 0; c < len; c++) {
             const v = q[(o * cg + beta * b.blockLen + c) * taps + t];
             if (format === 'dot16_q8') {
-              wide[base / 2 + (c >> 1) * 16 + 2 * lane + (c & 1)] = v;
+              weights[base + (c >> 1) * 16 + 2 * lane + (c & 1)] = v & 0xff;
             } else if (format === 'dot16_q4') {
               // Nibble j = 2 * (pair & 1) + (lane >= 4) of int16 lane 2 * (lane % 4) + (c & 1).
               const pair = c >> 1;

@@ -202,7 +202,7 @@ test('runBreakdown: phases sum to the call, and DSConv spends time in BFP and it
   assert.ok(b.phases.kernel > b.phases.epilogue);
 });
 
-test('4-bit layers keep at most 0.25x the float32 weight bytes; 8-bit ones 2 bytes (int16, pre-widened) plus a scale per 32', async () => {
+test('4-bit layers keep at most 0.25x the float32 weight bytes; 8-bit ones 1 byte plus a scale per 32', async () => {
   await init();
   // Dense layers with at least B = 32 input channels. Not the stem (3 input channels: each
   // float32 scale covers 3 weights, not 32) nor depthwise layers (int8 weights in memory and,
@@ -213,8 +213,7 @@ test('4-bit layers keep at most 0.25x the float32 weight bytes; 8-bit ones 2 byt
     const n = spec.outChannels * spec.inChannels * spec.kernel ** 2;
     const w = new Float32Array(n).map((_, i) => Math.sin(i));
     const options = convOptions(spec, new Float32Array(spec.outChannels));
-    // 8-bit weights are held as int16 on both builds (README, Memory).
-    for (const [bits, bound] of [[4, 0.25], [8, 2 / 4 + 1 / 32]]) {
+    for (const [bits, bound] of [[4, 0.25], [8, 1 / 4 + 1 / 32]]) {
       const l = DSConv2d.fromFloat(w, { ...options, bits });
       const weights = l.residentBytes;
       assert.ok(weights <= bound * 4 * n, `${spec.name} ${bits}-bit: ${weights} B resident > ${bound} x ${4 * n}`);
