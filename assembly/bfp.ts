@@ -68,7 +68,8 @@ const HALF_FIELD: i32 = 126 << 23;
   src: usize, pixels: i32, srcStride: i32,
   groups: i32, groupChannels: i32, blockLen: i32, nBlocks: i32, mantissaBits: i32,
   mant: usize, mantStride: i32, paddedLen: i32, scale: usize, sumScale: i32,
-): void {
+): bool {
+  let nonFinite = false;
   const narrow8 = sizeof<T>() == 1;
   const recordBytes: usize = narrow8 ? 8 : 4;
   const maxMs = (1 << (mantissaBits - 1)) - 1;
@@ -87,6 +88,7 @@ const HALF_FIELD: i32 = 126 << 23;
         const vout = mrow + <usize>(slot * paddedLen) * sizeof<T>();
         const rec = srow + <usize>slot * recordBytes;
         const emax = blockExponent(vin, len);
+        nonFinite |= emax == 255;
         if (emax == 0) {
           memory.fill(vout, 0, <usize>paddedLen * sizeof<T>());
           store<f32>(rec, 0);
@@ -136,6 +138,7 @@ const HALF_FIELD: i32 = 126 << 23;
       }
     }
   }
+  return nonFinite;
 }
 
 /**
@@ -144,14 +147,15 @@ const HALF_FIELD: i32 = 126 << 23;
  * `blockLen` channels (the last may be short). Block (p, g, β) writes `paddedLen` int16 mantissas
  * at mant + 2 * (p * mantStride + (g * nBlocks + β) * paddedLen), zero beyond the block's
  * length, and its scale 2^(E-m+2) (0 for an all-zero block) at scale + 4 * (p * groups * nBlocks
- * + g * nBlocks + β). Inputs must be finite (the host checks).
+ * + g * nBlocks + β). Returns whether any block held a NaN or ±Inf (its output is then
+ * meaningless): the host's check of the input, folded into this pass.
  */
 export function bfp_quantize_nhwc(
   src: usize, pixels: i32, srcStride: i32,
   groups: i32, groupChannels: i32, blockLen: i32, nBlocks: i32, mantissaBits: i32,
   mant: usize, mantStride: i32, paddedLen: i32, scale: usize,
-): void {
-  bfpBlocks<i16>(src, pixels, srcStride, groups, groupChannels, blockLen, nBlocks, mantissaBits,
+): bool {
+  return bfpBlocks<i16>(src, pixels, srcStride, groups, groupChannels, blockLen, nBlocks, mantissaBits,
     mant, mantStride, paddedLen, scale, 0);
 }
 
@@ -164,8 +168,8 @@ export function bfp_quantize_nhwc_i8(
   src: usize, pixels: i32, srcStride: i32,
   groups: i32, groupChannels: i32, blockLen: i32, nBlocks: i32, mantissaBits: i32,
   mant: usize, mantStride: i32, paddedLen: i32, scale: usize, sumScale: i32,
-): void {
-  bfpBlocks<i8>(src, pixels, srcStride, groups, groupChannels, blockLen, nBlocks, mantissaBits,
+): bool {
+  return bfpBlocks<i8>(src, pixels, srcStride, groups, groupChannels, blockLen, nBlocks, mantissaBits,
     mant, mantStride, paddedLen, scale, sumScale);
 }
 
@@ -173,13 +177,15 @@ export function bfp_quantize_nhwc_i8(
  * BFP and back: writes each value's dequantized BFP value M * 2^(E-m+2) as float32 (exact, also
  * where it is subnormal: a multiple of 2^(E-m+2) >= 2^-149) at the same channel position, pixel
  * stride `dstStride` floats. Blocks as in bfp_quantize_nhwc. For layers whose blocks are so short
- * that the float kernel on dequantized values beats the integer one.
+ * that the float kernel on dequantized values beats the integer one. Returns whether any value
+ * was NaN or ±Inf.
  */
 export function bfp_dequant_nhwc(
   src: usize, pixels: i32, srcStride: i32,
   groups: i32, groupChannels: i32, blockLen: i32, nBlocks: i32, mantissaBits: i32,
   dst: usize, dstStride: i32,
-): void {
+): bool {
+  let nonFinite = false;
   const maxMs = (1 << (mantissaBits - 1)) - 1;
   const maxM = i32x4.splat(maxMs);
   for (let p = 0; p < pixels; p++) {
@@ -192,6 +198,7 @@ export function bfp_dequant_nhwc(
         const vin = row + <usize>c0 * 4;
         const vout = drow + <usize>c0 * 4;
         const emax = blockExponent(vin, len);
+        nonFinite |= emax == 255;
         if (emax == 0) {
           memory.fill(vout, 0, <usize>len * 4);
           continue;
@@ -209,6 +216,7 @@ export function bfp_dequant_nhwc(
       }
     }
   }
+  return nonFinite;
 }
 
 /**
@@ -216,12 +224,15 @@ export function bfp_dequant_nhwc(
  * values M * 2^(E-m+2): every value rounded half away from zero to m-1 significant bits, the
  * top clamped to 2^(m-1)-1 units. Reads `channels` floats per pixel at pixel stride `srcStride`,
  * writes `dstStride` floats per pixel (channels..dstStride zeroed). Exact: the result keeps the
- * input's exponent field, so it never leaves the normal range.
+ * input's exponent field, so it never leaves the normal range. Returns whether any value was NaN
+ * or ±Inf.
  */
 export function bfp_dequant_c1(
   src: usize, pixels: i32, srcStride: i32, channels: i32, mantissaBits: i32,
   dst: usize, dstStride: i32,
-): void {
+): bool {
+  let bad = i32x4.splat(0);
+  let badTail = false;
   const maxMs = (1 << (mantissaBits - 1)) - 1;
   const maxM = i32x4.splat(maxMs);
   // Moving each value to exponent field m+125 puts |x| in [2^(m-2), 2^(m-1)).
@@ -234,6 +245,7 @@ export function bfp_dequant_c1(
     for (; c < ch4; c += 4) {
       const bits = v128.load(vin + <usize>c * 4);
       const ef = v128.and(bits, i32x4.splat(EXP_MASK));
+      bad = v128.or(bad, i32x4.eq(ef, i32x4.splat(EXP_MASK)));
       const ax = v128.or(v128.and(bits, i32x4.splat(0x007fffff)), target);
       let r = i32x4.trunc_sat_f32x4_s(f32x4.add(ax, f32x4.splat(0.5)));
       r = i32x4.min_s(r, maxM);
@@ -245,6 +257,7 @@ export function bfp_dequant_c1(
     for (; c < channels; c++) {
       const bits = load<i32>(vin + <usize>c * 4);
       const ef = bits & EXP_MASK;
+      badTail |= ef == EXP_MASK;
       if (ef == 0) { store<f32>(vout + <usize>c * 4, 0); continue; }
       const ax = reinterpret<f32>((bits & 0x007fffff) | ((mantissaBits + 125) << 23));
       const r = min(<i32>(ax + 0.5), maxMs);
@@ -253,4 +266,5 @@ export function bfp_dequant_c1(
     }
     for (; c < dstStride; c++) store<f32>(vout + <usize>c * 4, 0);
   }
+  return badTail || v128.any_true(bad);
 }

@@ -80,7 +80,8 @@ abstract class ConvLayer {
     const epi = this.epilogueBuffer();
 
     r.f32(inPtr, input.length).set(input);
-    checkFinite('input', input, r.k.find_nonfinite_f32(inPtr, input.length));
+    const scanned = this.scansInput();
+    if (!scanned) checkFinite('input', input, r.k.find_nonfinite_f32(inPtr, input.length));
     const imageBytes = hw * g.inChannels * 4;
     const nchw = p.outputLayout === 'NCHW';
     const [lo, hi] = g.activation === 'relu' ? [0, Infinity] : g.activation === 'relu6' ? [0, 6] : [-Infinity, Infinity];
@@ -95,7 +96,10 @@ abstract class ConvLayer {
         r.k.repack_f32(src, hw, g.inChannels, g.inChannels, imagePtr, work.imageStride);
         image = imagePtr;
       }
-      this.run(r, image, work.imageStride, hw, indirPtr, rows, zero);
+      // A BFP pass that met a NaN or ±Inf has only scratch to show for it: find and name it.
+      if (this.run(r, image, work.imageStride, hw, indirPtr, rows, zero) && scanned) {
+        checkFinite('input', input, r.k.find_nonfinite_f32(inPtr, input.length));
+      }
       const dst = outPtr + n * g.outChannels * npix * 4;
       for (let c = 0; c < calls; c++) {
         const ch = c * groupChannels;
@@ -180,10 +184,14 @@ abstract class ConvLayer {
   }
 
   protected abstract work(): Work;
+  /** Whether run() checks the input for NaN and ±Inf itself (in its BFP pass). */
+  protected scansInput(): boolean {
+    return false;
+  }
   /** Allocates the per-call scratch the kernels need; returns the accumulator pointer. */
   protected abstract allocate(r: Runtime, hw: number, rows: number): number;
-  /** Runs the kernels on one NHWC image into the accumulator. */
-  protected abstract run(r: Runtime, image: number, imageStride: number, hw: number, indir: number, rows: number, zero: number): void;
+  /** Runs the kernels on one NHWC image into the accumulator; true if it met a NaN or ±Inf. */
+  protected abstract run(r: Runtime, image: number, imageStride: number, hw: number, indir: number, rows: number, zero: number): boolean;
   protected abstract accLayout(): { stride: number; groupStride: number; groupChannels: number; calls: number };
 
   /** Accumulator layout of the tiled kernels: [rows][groups][outputs padded to 8]. */
@@ -400,7 +408,7 @@ export class DSConv2d extends ConvLayer {
     return s.acc.ensure(rows * this.tiledAccLayout().stride * 4);
   }
 
-  protected run(r: Runtime, image: number, imageStride: number, hw: number, indir: number, rows: number, zero: number): void {
+  protected run(r: Runtime, image: number, imageStride: number, hw: number, indir: number, rows: number, zero: number): boolean {
     const g = this.geometry;
     const k = r.k;
     const s = r.scratch;
@@ -408,10 +416,10 @@ export class DSConv2d extends ConvLayer {
     const taps = g.kh * g.kw;
     if (this.depthwise) {
       const cp = roundUp(g.inChannels, 4);
-      k.bfp_dequant_c1(image, hw, imageStride, g.inChannels, m, s.mant.ptr, cp);
+      if (k.bfp_dequant_c1(image, hw, imageStride, g.inChannels, m, s.mant.ptr, cp)) return true;
       k.dsconv_dw_weights(this.wPtr, this.xiPtr, this.quantization.blockMode === 'taps' ? 0 : cp, taps, cp, s.weights.ptr);
       k.dwconv_1x16_f32(indir, rows, taps, s.mant.ptr, cp, zero, cp, s.weights.ptr, s.acc.ptr, cp);
-      return;
+      return false;
     }
     const { blockLen, nBlocks, paddedLen } = this.b;
     const slots = g.groups * nBlocks;
@@ -423,22 +431,21 @@ export class DSConv2d extends ConvLayer {
       // evaluation order up to float32 rounding of the sums).
       const cg = g.groupChannels;
       k.dsconv_weights_f32(this.wPtr, this.xiPtr, g.groups * nTiles * taps, cg, blockLen, nBlocks, s.weights.ptr);
-      k.bfp_dequant_nhwc(image, hw, imageStride, g.groups, cg, blockLen, nBlocks, m, s.mant.ptr, g.inChannels);
+      if (k.bfp_dequant_nhwc(image, hw, imageStride, g.groups, cg, blockLen, nBlocks, m, s.mant.ptr, g.inChannels)) return true;
       for (let grp = 0; grp < g.groups; grp++) {
         k.conv_4x8_f32(indir, rows, taps, s.mant.ptr + grp * cg * 4, g.inChannels, zero, cg,
           s.weights.ptr + grp * this.groupWeightBytes * 4, nTiles, s.acc.ptr + grp * acc.groupStride * 4, acc.stride);
       }
-      return;
+      return false;
     }
     const relaxed = format === 'rdot_q7' || format === 'rdot_q4';
-    if (relaxed) {
-      // int8 mantissas, and beside each block scale the -z * ΣM the relaxed kernels start from.
-      k.bfp_quantize_nhwc_i8(image, hw, imageStride, g.groups, g.groupChannels, blockLen, nBlocks, m,
-        s.mant.ptr, slots * paddedLen, paddedLen, s.scale.ptr, -zeroPoint(format));
-    } else {
-      k.bfp_quantize_nhwc(image, hw, imageStride, g.groups, g.groupChannels, blockLen, nBlocks, m,
+    // int8 mantissas for the relaxed kernels, with the -z * ΣM they start each block from.
+    const nonFinite = relaxed
+      ? k.bfp_quantize_nhwc_i8(image, hw, imageStride, g.groups, g.groupChannels, blockLen, nBlocks, m,
+        s.mant.ptr, slots * paddedLen, paddedLen, s.scale.ptr, -zeroPoint(format))
+      : k.bfp_quantize_nhwc(image, hw, imageStride, g.groups, g.groupChannels, blockLen, nBlocks, m,
         s.mant.ptr, slots * paddedLen, paddedLen, s.scale.ptr);
-    }
+    if (nonFinite) return true;
     const kernel = format === 'rdot_q7' ? k.dsconv_4x8c4_rdot_q7! : format === 'rdot_q4' ? k.dsconv_4x8c4_rdot_q4!
       : format === 'dot16_q4' ? k.dsconv_4x8c2_dot16_q4 : k.dsconv_4x8c2_dot16_q8;
     const mantBytes = relaxed ? 1 : 2;
@@ -450,6 +457,11 @@ export class DSConv2d extends ConvLayer {
         this.wPtr + grp * this.groupWeightBytes, this.xiPtr + grp * this.groupXiFloats * 4,
         nTiles, s.acc.ptr + grp * acc.groupStride * 4, acc.stride, s.weights.ptr);
     }
+    return false;
+  }
+
+  protected override scansInput(): boolean {
+    return true;
   }
 
   protected accLayout() {
@@ -540,13 +552,13 @@ export class Conv2d extends ConvLayer {
     return r.scratch.acc.ensure(rows * this.accLayout().stride * 4);
   }
 
-  protected run(r: Runtime, image: number, imageStride: number, _hw: number, indir: number, rows: number, zero: number): void {
+  protected run(r: Runtime, image: number, imageStride: number, _hw: number, indir: number, rows: number, zero: number): boolean {
     const g = this.geometry;
     const taps = g.kh * g.kw;
     const acc = r.scratch.acc.ptr;
     if (this.depthwise) {
       r.k.dwconv_1x16_f32(indir, rows, taps, image, imageStride, zero, imageStride, this.wPtr, acc, imageStride);
-      return;
+      return false;
     }
     const a = this.tiledAccLayout();
     for (let grp = 0; grp < g.groups; grp++) {
@@ -554,6 +566,7 @@ export class Conv2d extends ConvLayer {
         g.groupChannels, this.wPtr + grp * this.groupFloats * 4, a.groupStride / TILE_N,
         acc + grp * a.groupStride * 4, a.stride);
     }
+    return false;
   }
 
   protected accLayout() {

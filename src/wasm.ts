@@ -15,15 +15,15 @@ export interface Kernels {
     dstPixStride: number, dstChanStride: number, scale: number, shift: number, lo: number, hi: number): void;
   bfp_quantize_nhwc(src: number, pixels: number, srcStride: number, groups: number, groupChannels: number,
     blockLen: number, nBlocks: number, mantissaBits: number, mant: number, mantStride: number,
-    paddedLen: number, scale: number): void;
+    paddedLen: number, scale: number): number;
   bfp_quantize_nhwc_i8(src: number, pixels: number, srcStride: number, groups: number, groupChannels: number,
     blockLen: number, nBlocks: number, mantissaBits: number, mant: number, mantStride: number,
-    paddedLen: number, scale: number, sumScale: number): void;
+    paddedLen: number, scale: number, sumScale: number): number;
   bfp_dequant_nhwc(src: number, pixels: number, srcStride: number, groups: number, groupChannels: number,
-    blockLen: number, nBlocks: number, mantissaBits: number, dst: number, dstStride: number): void;
+    blockLen: number, nBlocks: number, mantissaBits: number, dst: number, dstStride: number): number;
   dsconv_weights_f32(q: number, xi: number, units: number, channels: number, blockLen: number, nBlocks: number, dst: number): void;
   bfp_dequant_c1(src: number, pixels: number, srcStride: number, channels: number, mantissaBits: number,
-    dst: number, dstStride: number): void;
+    dst: number, dstStride: number): number;
   dsconv_4x8c2_dot16_q8: DsconvKernel;
   dsconv_4x8c2_dot16_q4: DsconvKernel;
   conv_4x8_f32(indir: number, npix: number, taps: number, inp: number, inStride: number, zero: number,

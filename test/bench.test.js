@@ -194,12 +194,20 @@ test('a missing peer is unavailable, or an error naming the package when asked f
 });
 
 test('runBreakdown: phases sum to the call, and DSConv spends time in BFP and its kernel', async () => {
-  const [b] = await runBreakdown({ layers: [layer('resnet18 7x7 512->512')], engines: dsconvEngines('NCHW').slice(0, 1), calls: 3 });
+  const engines = dsconvEngines('NCHW');
+  const [b, f] = await runBreakdown({ layers: [layer('resnet18 7x7 512->512')], engines: [engines[0], engines[2]], calls: 3 });
   assert.is(b.engine, 'dsconv-int4');
-  const sum = BREAKDOWN_PHASES.reduce((s, p) => s + b.phases[p], 0);
-  assert.ok(Math.abs(sum - b.ms) < 1e-6 * b.ms + 1e-9);
-  for (const p of ['nan scan', 'transpose', 'bfp', 'kernel', 'epilogue']) assert.ok(b.phases[p] > 0, p);
+  assert.is(f.engine, 'dsconv-f32');
+  for (const r of [b, f]) {
+    const sum = BREAKDOWN_PHASES.reduce((s, p) => s + r.phases[p], 0);
+    assert.ok(Math.abs(sum - r.ms) < 1e-6 * r.ms + 1e-9);
+  }
+  for (const p of ['transpose', 'bfp', 'kernel', 'epilogue']) assert.ok(b.phases[p] > 0, p);
   assert.ok(b.phases.kernel > b.phases.epilogue);
+  // DSConv checks its input for NaN inside the BFP pass; the float conv scans it on its own.
+  assert.is(b.phases['nan scan'], 0);
+  assert.ok(f.phases['nan scan'] > 0);
+  assert.is(f.phases.bfp, 0);
 });
 
 test('4-bit layers keep at most 0.25x the float32 weight bytes; 8-bit ones 1 byte plus a scale per 32', async () => {
