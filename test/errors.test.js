@@ -370,6 +370,35 @@ test('forward: NaN/Infinity in the input names the first bad index (both layouts
   throws('conv2d() input[5]', () => conv2d(x, W, { ...BASE, height: 5, width: 5 }), RangeError, /input\[5\]/);
 });
 
+test('forward: NaN/Infinity found by the integer kernels\' BFP pass (blocks of 8 and 32, groups)', () => {
+  // forwardLayers() has 4 input channels, whose blocks take the float path; these take the integer one.
+  const H = 4, Wd = 3;
+  for (const [label, o] of [
+    ['B 8', { inChannels: 24, outChannels: 8, kernelSize: 3, padding: 1, bits: 4, blockSize: 8 }],
+    ['B 32 8-bit', { inChannels: 40, outChannels: 16, kernelSize: 1, bits: 8 }],
+    ['groups 2', { inChannels: 16, outChannels: 8, kernelSize: 3, padding: 1, groups: 2, bits: 6, blockSize: 8 }],
+  ]) {
+    const w = randn(r, o.outChannels * (o.inChannels / (o.groups ?? 1)) * o.kernelSize ** 2);
+    const layer = DSConv2d.fromFloat(w, o);
+    const n = o.inChannels * H * Wd;
+    const x = randn(r, 2 * n);
+    const good = layer.forward(x, { batch: 2, height: H, width: Wd });
+    for (const k of [0, 7, n - 1, n, 2 * n - 1]) {
+      for (const v of [NaN, Infinity, -Infinity]) {
+        for (const layout of ['NCHW', 'NHWC']) {
+          const bad = x.slice();
+          bad[k] = v;
+          if (k + 1 < bad.length) bad[bad.length - 1] = NaN; // a later one must not be the one named
+          throws(`${label} input[${k}] = ${v} ${layout}`, () => layer.forward(bad, { batch: 2, height: H, width: Wd, layout }),
+            RangeError, new RegExp(`^input\\[${k}\\] is ${v}`));
+        }
+      }
+    }
+    assert.ok(sameBits(layer.forward(x, { batch: 2, height: H, width: Wd }), good), `${label}: output changed after NaN errors`);
+    layer.dispose();
+  }
+});
+
 test('forward does not modify its input (same array, many calls, both layouts)', () => {
   for (const [name, layer] of forwardLayers()) {
     const x = randn(r, 2 * 4 * 6 * 6);
