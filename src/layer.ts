@@ -430,8 +430,8 @@ export class DSConv2d extends ConvLayer {
       // Dequantized weights and activations through the float kernel (DSCONV.md allows any
       // evaluation order up to float32 rounding of the sums).
       const cg = g.groupChannels;
-      k.dsconv_weights_f32(this.wPtr, this.xiPtr, g.groups * nTiles * taps, cg, blockLen, nBlocks, s.weights.ptr);
       if (k.bfp_dequant_nhwc(image, hw, imageStride, g.groups, cg, blockLen, nBlocks, m, s.mant.ptr, g.inChannels)) return true;
+      k.dsconv_weights_f32(this.wPtr, this.xiPtr, g.groups * nTiles * taps, cg, blockLen, nBlocks, s.weights.ptr);
       for (let grp = 0; grp < g.groups; grp++) {
         k.conv_4x8_f32(indir, rows, taps, s.mant.ptr + grp * cg * 4, g.inChannels, zero, cg,
           s.weights.ptr + grp * this.groupWeightBytes * 4, nTiles, s.acc.ptr + grp * acc.groupStride * 4, acc.stride);
