@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `dsconv` command.
 import { runBench, formatTable, RESNET18_3X3, ENGINES, type Engine } from './bench.js';
+import { quantizeCommand, evalCommand, UsageError as ModelUsageError, QUANTIZE_USAGE, EVAL_USAGE } from './commands.js';
 
 const USAGE = `usage: dsconv bench [--quick] [--layout NCHW|NHWC] [--layers NAME,...] [--engines ${ENGINES.join(',')}]
 
@@ -10,6 +11,7 @@ speed relative to the float32 conv. Layers: ${RESNET18_3X3.map((l) => `"${l.name
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd === 'quantize' || cmd === 'eval') return modelCommand(cmd, rest);
   if (cmd !== 'bench' || rest.includes('--help') || rest.includes('-h')) {
     console.log(USAGE);
     return cmd === undefined || cmd === 'bench' || cmd === 'help' || cmd === '--help' || cmd === '-h' ? 0 : 2;
@@ -54,6 +56,22 @@ async function main(argv: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+/** `dsconv quantize` and `dsconv eval` (src/commands.ts); their usage errors exit with status 2. */
+async function modelCommand(cmd: 'quantize' | 'eval', rest: string[]): Promise<number> {
+  const usage = cmd === 'quantize' ? QUANTIZE_USAGE : EVAL_USAGE;
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(usage);
+    return 0;
+  }
+  try {
+    return await (cmd === 'quantize' ? quantizeCommand(rest) : evalCommand(rest));
+  } catch (e) {
+    if (!(e instanceof ModelUsageError)) throw e;
+    console.error(`dsconv ${cmd}: ${e.message}\n\n${usage}`);
+    return 2;
+  }
+}
 
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {
   if (e instanceof UsageError) {

@@ -232,7 +232,7 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
       if (!e.settings) return orig.kernelFunc(args);
       const [batch, h, w, c] = nchw ? [x.shape[0], x.shape[2], x.shape[3], x.shape[1]] : x.shape;
       const info = tf.backend_util.computeConv2DInfo(
-        [batch, h, w, c], filter.shape, attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, depthwise,
+        [batch, h, w, c], filter.shape, attrs.strides ?? 1, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, depthwise,
         nchw ? 'channelsFirst' : 'channelsLast');
       const pad = info.padInfo;
       // tfjs passes its bias broadcastable to the output; only per-channel (or scalar) bias is fused.
