@@ -469,3 +469,9 @@ function matchBundle(layers: BundleLayer[], info: LayerInfo, crc: number): Bundl
   if (b.weightsCrc !== crc) throw new RangeError(`bundle does not match this model: the float weights of ${what} differ from those the bundle was made from`);
   return b;
 }
+
+// The rest of the TF.js side, so `dsconv/tfjs` is the one import an app needs.
+export { calibrate, type CalibrateOptions, type CalibrationReport, type LayerStats, type CalibrationMethod } from './calibrate.js';
+export { fileIO, readModelJson, modelFormat, type FileIOHandler } from './loader.js';
+export { decodeBundle, encodeBundle, BUNDLE_VERSION, type Bundle, type BundleLayer } from './bundle.js';
+export { readImage, decodeImage, listImages, cropSquare, resize, psnr, type Image } from './images.js';

@@ -15,9 +15,9 @@ import { init, DSConv2d, quantizeWeights } from '../dist/index.js';
 import { useDSConv } from '../dist/tfjs.js';
 import { fileIO } from '../dist/loader.js';
 import { readImage, psnr } from '../dist/images.js';
-import { sqnrDb } from '../dist/reference.js';
+import { sqnrDb, dsconvReference } from '../dist/reference.js';
 import { writeGraphModel } from './graphmodel.js';
-import { rng, randn } from './util.js';
+import { rng, randn, nhwcToNchw } from './util.js';
 
 tf.env().set('IS_TEST', true); // silences tfjs's "install tfjs-node" banner
 await init();
@@ -166,6 +166,36 @@ test('graph model from local files: each conv equals the package API chained by 
   assert.ok(s > 20 && s < 60, `5-bit graph model SQNR ${s} dB`);
   plugin.restore();
   for (const l of [l1, l2, l3]) l.dispose();
+});
+
+test('the integer path loses nothing against a float64 simulation of DSCONV.md (graph model, 4-bit)', async () => {
+  await tf.setBackend('wasm');
+  const { dir, weights } = writeGraphModel(mkdtempSync(join(tmpdir(), 'dsconv-gm-')), 21);
+  const model = await tfc.loadGraphModel(fileIO(join(dir, 'model.json')));
+  const input = tensor([3, 14, 14, 3]);
+  const plugin = useDSConv(tf, { bits: 4 });
+  const y = model.predict(input).dataSync();
+  plugin.restore();
+  // The reference in float64, NCHW, each layer's output rounded to float32 as a tensor stores it.
+  const q = (w, shape, dw) => quantizeWeights(oihw(w, shape, dw), { outChannels: dw ? shape[2] : shape[3], groupChannels: dw ? 1 : shape[2], kh: shape[0], kw: shape[1] }, 4, 32, 'channels');
+  const geo = (inChannels, height, width, outChannels, k, stride, padding, groups) => ({ batch: 3, inChannels, height, width, outChannels, kh: k, kw: k, stride: [stride, stride], padding, dilation: [1, 1], groups });
+  let h = nhwcToNchw(input.dataSync(), 3, 3, 14, 14);
+  h = Float32Array.from(dsconvReference(h, q(weights.w1, [3, 3, 3, 40]), 'channels', geo(3, 14, 14, 40, 3, 2, [0, 0, 1, 1], 1), 32, 8, { bias: weights.b1, activation: 'relu' }));
+  h = Float32Array.from(dsconvReference(h, q(weights.w2, [3, 3, 40, 1], true), 'channels', geo(40, 7, 7, 40, 3, 1, [0, 0, 0, 0], 40), 32, 8));
+  const ref = dsconvReference(h, q(weights.w3, [1, 1, 40, 24]), 'channels', geo(40, 5, 5, 24, 1, 1, [0, 0, 0, 0], 1), 32, 8);
+  const got = nhwcToNchw(y, 3, 24, 5, 5);
+  let peak = 0, worst = 0;
+  for (let i = 0; i < ref.length; i++) { peak = Math.max(peak, Math.abs(ref[i])); worst = Math.max(worst, Math.abs(ref[i] - got[i])); }
+  assert.ok(worst <= 1e-4 * peak, `max |diff| ${worst} vs peak ${peak}`);
+  // Top-1 over the 24 outputs at every pixel is identical.
+  for (let n = 0; n < 3; n++) for (let p = 0; p < 25; p++) {
+    let a = 0, b = 0;
+    for (let c = 1; c < 24; c++) {
+      if (ref[(n * 24 + c) * 25 + p] > ref[(n * 24 + a) * 25 + p]) a = c;
+      if (got[(n * 24 + c) * 25 + p] > got[(n * 24 + b) * 25 + p]) b = c;
+    }
+    assert.is(b, a, `image ${n} pixel ${p}`);
+  }
 });
 
 // The golden pair shipped with @upscalerjs/default-model: fixture.png -> 2x result.png, pixels in
