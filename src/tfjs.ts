@@ -107,6 +107,7 @@ export interface DSConvPlugin {
 interface TensorInfo { dataId: object; shape: number[]; dtype: string }
 interface Backend {
   readSync(dataId: object): unknown;
+  typedArrayFromHeap?(t: TensorInfo): ArrayLike<number>;
   makeTensorInfo?(shape: number[], dtype: string, values: Float32Array): TensorInfo;
   makeOutput?(shape: number[], dtype: string, memoryOffset: undefined, values: Float32Array): TensorInfo;
 }
@@ -176,6 +177,13 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
   const bundle = o.bundle === undefined ? null : decodeBundle(o.bundle as Uint8Array);
 
   const byData = new WeakMap<object, Entry>();
+  const ids = new WeakMap<object, number>(); // bias dataId -> small number for the layer keys
+  let nextId = 1;
+  const idOf = (o: object) => {
+    let id = ids.get(o);
+    if (id === undefined) ids.set(o, id = nextId++);
+    return id;
+  };
   const entries: Entry[] = [];
   let observer: ((call: ConvCall) => Float32Array | void) | null = null;
   const originals: KernelConfig[] = [];
@@ -266,7 +274,7 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
         if (r instanceof Float32Array) out = applyActivation(r, activation, e.info.outChannels, nchw ? info.outHeight * info.outWidth : 1, nchw, attrs, prelu);
       }
       if (!out) {
-        const layer = built(e, options, floatMode);
+        const layer = built(e, options, floatMode, inputs.bias ? idOf(inputs.bias.dataId) : 0);
         out = layer.forward(input, shape);
         if (!FUSED.has(activation)) applyActivation(out, activation, e.info.outChannels, info.outHeight * info.outWidth, nchw, attrs, prelu);
       }
@@ -353,8 +361,9 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
 }
 
 /** The layer for this call's geometry, built on first use from the entry's VQK/KDS/CDS. */
-function built(e: Entry, options: DSConvOptions, float: boolean): DSConv2d | Conv2d {
-  const key = JSON.stringify({ ...options, bias: options.bias ? Array.from(options.bias) : null });
+function built(e: Entry, options: DSConvOptions, float: boolean, biasKey: number): DSConv2d | Conv2d {
+  // The geometry and which bias tensor: enough to tell the calls of one filter apart.
+  const key = `${options.stride},${options.dilation},${options.padding},${options.activation},${biasKey}`;
   let layer = e.built.get(key);
   if (!layer) {
     layer = float ? new Conv2d(e.weights, options)
@@ -382,7 +391,12 @@ function sameShape(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
+/**
+ * The tensor's values. On the wasm backend a view of its heap (no copy): callers use it before
+ * tfjs allocates again. Elsewhere what readSync gives.
+ */
 function readFloat(backend: Backend, t: TensorInfo): Float32Array {
+  if (typeof backend.typedArrayFromHeap === 'function' && t.dtype === 'float32') return backend.typedArrayFromHeap(t) as Float32Array;
   const v = backend.readSync(t.dataId);
   if (v instanceof Float32Array) return v;
   return Float32Array.from(v as ArrayLike<number>);

@@ -14,7 +14,7 @@ import * as tfc from '@tensorflow/tfjs-converter';
 import { init, DSConv2d, quantizeWeights } from '../dist/index.js';
 import { useDSConv } from '../dist/tfjs.js';
 import { fileIO } from '../dist/loader.js';
-import { readImage, psnr } from '../dist/images.js';
+import { readImage, psnr, cropSquare } from '../dist/images.js';
 import { sqnrDb, dsconvReference } from '../dist/reference.js';
 import { writeGraphModel } from './graphmodel.js';
 import { rng, randn, nhwcToNchw } from './util.js';
@@ -196,6 +196,30 @@ test('the integer path loses nothing against a float64 simulation of DSCONV.md (
     }
     assert.is(b, a, `image ${n} pixel ${p}`);
   }
+});
+
+// nsfwjs ships MobileNetV2 (a 5-class image classifier, Keras layers model) as CommonJS wrappers.
+test('a real classifier (nsfwjs MobileNetV2) through the plug-in: float kernels match tfjs, 8-bit keeps top-1', async () => {
+  await tf.setBackend('wasm');
+  const PHOTOS = '/usr/lib/python3/dist-packages/skimage/data/';
+  const model = await tfl.loadLayersModel(fileIO('node_modules/nsfwjs/dist/models/mobilenet_v2/model.min.js'));
+  const ims = ['chelsea.png', 'coffee.png', 'astronaut.png', 'rocket.jpg'].map((f) => cropSquare(readImage(PHOTOS + f), 224));
+  const x = tf.tensor4d(Float32Array.from(ims.flatMap((im) => Array.from(im.data, (v) => v / 255))), [4, 224, 224, 3]);
+  const top1 = (y) => Array.from(tf.argMax(y, 1).dataSync());
+  const ref = model.predict(x);
+  let plugin = useDSConv(tf, { float: true, model });
+  const viaPlugin = model.predict(x);
+  assert.is(plugin.layers.length, 52);
+  assert.equal(plugin.layers.filter((l) => l.info.kind === 'depthwise').length, 17);
+  plugin.restore();
+  const d = ref.dataSync(), e = viaPlugin.dataSync();
+  assert.ok(d.every((v, i) => Math.abs(v - e[i]) <= 1e-4), 'softmax within 1e-4');
+  assert.equal(top1(viaPlugin), top1(ref));
+  plugin = useDSConv(tf, { bits: 8, model });
+  const q8 = model.predict(x);
+  plugin.restore();
+  assert.equal(top1(q8), top1(ref));
+  model.dispose();
 });
 
 // The golden pair shipped with @upscalerjs/default-model: fixture.png -> 2x result.png, pixels in
