@@ -466,32 +466,30 @@ function gptqRound(w: Float32Array, q0: Int8Array, scales: Float32Array, px: Flo
   return q;
 }
 
-/** U upper triangular with H⁻¹ = Uᵀ U (row-major), via the Cholesky factor of H; null if not SPD. */
+/**
+ * U upper triangular with H⁻¹ = Uᵀ U (row-major); null if H is not SPD. With J the reversal
+ * permutation and J H J = L Lᵀ, H = R Rᵀ for the upper R = J L J, so H⁻¹ = (R⁻¹)ᵀ R⁻¹ and
+ * U = R⁻¹: one Cholesky and one triangular inverse.
+ */
 function upperCholeskyOfInverse(H: Float64Array, n: number): Float64Array | null {
-  const L = cholesky(H, n);
+  const F = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) F[i * n + j] = H[(n - 1 - i) * n + (n - 1 - j)];
+  const L = cholesky(F, n);
   if (!L) return null;
-  // Linv = L⁻¹ (lower); H⁻¹ = Linvᵀ Linv.
+  // Li = L⁻¹ (lower), by forward substitution column by column.
   const Li = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    Li[i * n + i] = 1 / L[i * n + i];
-    for (let j = 0; j < i; j++) {
+  for (let j = 0; j < n; j++) {
+    Li[j * n + j] = 1 / L[j * n + j];
+    for (let i = j + 1; i < n; i++) {
       let s = 0;
-      for (let k = j; k < i; k++) s -= L[i * n + k] * Li[k * n + j];
-      Li[i * n + j] = s / L[i * n + i];
+      const li = i * n;
+      for (let k = j; k < i; k++) s -= L[li + k] * Li[k * n + j];
+      Li[li + j] = s / L[li + i];
     }
   }
-  const Hi = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) {
-    let s = 0;
-    for (let k = i; k < n; k++) s += Li[k * n + i] * Li[k * n + j];
-    Hi[i * n + j] = s;
-    Hi[j * n + i] = s;
-  }
-  // Hi = Lh Lhᵀ with Lh lower, so U = Lhᵀ is upper with Hi = Uᵀ U.
-  const Lh = cholesky(Hi, n);
-  if (!Lh) return null;
+  // R⁻¹ = J L⁻¹ J.
   const U = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = i; j < n; j++) U[i * n + j] = Lh[j * n + i];
+  for (let i = 0; i < n; i++) for (let j = i; j < n; j++) U[i * n + j] = Li[(n - 1 - i) * n + (n - 1 - j)];
   return U;
 }
 
