@@ -95,7 +95,7 @@ export async function calibrate(plugin: DSConvPlugin, model: Runnable, images: u
     const y = floatConv(call);
     if (!targets.has(call.layer)) {
       const pos = positions(call, samples, seed + call.layer.info.index);
-      targets.set(call.layer, { pos, y: gather(y, pos, call.options.outChannels) });
+      targets.set(call.layer, { pos, y: gather(outputNhwc(call, y), pos, call.options.outChannels) });
     }
     return y;
   });
@@ -118,10 +118,11 @@ export async function calibrate(plugin: DSConvPlugin, model: Runnable, images: u
   return { layers: report, images: shape[0] };
 }
 
+/** The float layer's pre-activation output, in the call's layout. */
 function floatConv(call: ConvCall): Float32Array {
   const layer = new Conv2d(call.weights, call.options);
   try {
-    return layer.forward(call.input, { ...call.shape, outputLayout: 'NHWC' });
+    return layer.forward(call.input, call.shape);
   } finally {
     layer.dispose();
   }
@@ -150,6 +151,13 @@ function positions(call: ConvCall, count: number, seed: number): Int32Array {
   const picked = new Set<number>();
   while (picked.size < count) picked.add(Math.floor(next() * total));
   return Int32Array.from([...picked].sort((a, b) => a - b));
+}
+
+/** A layer output of this call as NHWC. */
+function outputNhwc(call: ConvCall, y: Float32Array): Float32Array {
+  if (call.shape.layout === 'NHWC') return y;
+  const [oh, ow] = outSize(call.options, call.shape.height, call.shape.width);
+  return toNhwcOut(y, call.shape.batch, call.options.outChannels, oh * ow);
 }
 
 function gather(y: Float32Array, pos: Int32Array, c: number): Float32Array {
@@ -216,7 +224,7 @@ function fitLayer(plugin: DSConvPlugin, call: ConvCall, methods: CalibrationMeth
   const bias = opts.bias;
 
   // Target at the sampled positions, pre-activation, bias included.
-  const yT = target === 'network' ? kept.y : gather(floatConv(call), pos, C);
+  const yT = target === 'network' ? kept.y : gather(outputNhwc(call, floatConv(call)), pos, C);
 
   // Patches of the BFP-dequantized input at the sampled positions: [S][taps][Cin].
   const px = new Float32Array(S * taps * Cin);
@@ -253,7 +261,7 @@ function fitLayer(plugin: DSConvPlugin, call: ConvCall, methods: CalibrationMeth
       layer.dispose();
     }
   };
-  const nhwcOut = (y: Float32Array) => call.shape.layout === 'NHWC' ? y : toNhwcOut(y, call.shape.batch, C, oh * ow);
+  const nhwcOut = (y: Float32Array) => outputNhwc(call, y);
   const before = gather(nhwcOut(quantOut(q, scales)), pos, C);
   const applied: CalibrationMethod[] = [];
 

@@ -238,9 +238,9 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
       const e = entryFor(filter, backend, depthwise);
       e.calls++;
       if (!e.settings) return orig.kernelFunc(args);
-      const [batch, h, w, c] = nchw ? [x.shape[0], x.shape[2], x.shape[3], x.shape[1]] : x.shape;
+      const [batch, h, w] = nchw ? [x.shape[0], x.shape[2], x.shape[3]] : x.shape;
       const info = tf.backend_util.computeConv2DInfo(
-        [batch, h, w, c], filter.shape, attrs.strides ?? 1, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, depthwise,
+        x.shape, filter.shape, attrs.strides ?? 1, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, depthwise,
         nchw ? 'channelsFirst' : 'channelsLast');
       const pad = info.padInfo;
       // tfjs passes its bias broadcastable to the output; only per-channel (or scalar) bias is fused.

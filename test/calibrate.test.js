@@ -150,6 +150,21 @@ test('upscaler: calibrating 4-bit DSConv on real photos lifts the golden-pair PS
   model.dispose();
 });
 
+test('NCHW convs calibrate as their NHWC twins', async () => {
+  const nchw = tf.transpose(photos, [0, 3, 1, 2]);
+  const fits = [];
+  const two = (format) => (v) => tf.tidy(() => tf.conv2d(tf.relu(tf.conv2d(v, W1, 1, 'same', format)), W2, 1, 'valid', format));
+  for (const [net, x] of [[two('NHWC'), photos], [two('NCHW'), nchw]]) {
+    const plugin = useDSConv(tf, { bits: 3 });
+    await calibrate(plugin, net, x, { samples: 1e6 });
+    fits.push(plugin.layers[1]); // the second conv's targets come through the first's float output
+    plugin.restore();
+  }
+  const close = (a, b) => a.every((v, i) => Math.abs(v - b[i]) <= 1e-3 * (Math.abs(b[i]) + 1e-3));
+  assert.ok(close(fits[1].gamma, fits[0].gamma) && close(fits[1].delta, fits[0].delta) && close(fits[1].scales, fits[0].scales));
+  assert.ok(fits[1].q.filter((v, i) => v !== fits[0].q[i]).length <= fits[0].q.length / 100, 'rounding agrees');
+});
+
 test('bad arguments are TypeErrors/RangeErrors naming them', async () => {
   const plugin = useDSConv(tf);
   const net = (x) => tf.conv2d(x, W1, 1, 'same');

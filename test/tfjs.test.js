@@ -82,6 +82,20 @@ for (const backend of ['cpu', 'wasm']) {
   }
 }
 
+test('NCHW (dataFormat channels first) in and out, as DSConv2d with layout NCHW', async () => {
+  await tf.setBackend('cpu');
+  const xc = tensor([2, 40, 9, 7]);
+  const ref = tf.conv2d(xc, wc, 2, 'same', 'NCHW');
+  const plugin = useDSConv(tf);
+  const y = tf.conv2d(xc, wc, 2, 'same', 'NCHW');
+  plugin.restore();
+  assert.equal(y.shape, ref.shape);
+  const layer = DSConv2d.fromFloat(oihw(wc.dataSync(), wc.shape, false), { ...base, stride: 2, padding: 'same' });
+  assert.ok(identical(y.dataSync(), layer.forward(xc.dataSync(), { batch: 2, height: 9, width: 7, layout: 'NCHW' })));
+  assert.ok(sqnrDb(ref.dataSync(), y.dataSync()) > 15);
+  layer.dispose();
+});
+
 test('activations tfjs fuses but DSConv does not (leakyrelu, prelu, elu, sigmoid) are applied after it', async () => {
   await tf.setBackend('cpu');
   const alpha = tensor([24], 0.3);
