@@ -484,8 +484,6 @@ function matchBundle(layers: BundleLayer[], info: LayerInfo, crc: number): Bundl
   return b;
 }
 
-// The rest of the TF.js side, so `dsconv/tfjs` is the one import an app needs.
+// The rest of the TF.js side that runs anywhere; the Node-only file helpers are in `dsconv/files`.
 export { calibrate, type CalibrateOptions, type CalibrationReport, type LayerStats, type CalibrationMethod } from './calibrate.js';
-export { fileIO, readModelJson, modelFormat, type FileIOHandler } from './loader.js';
 export { decodeBundle, encodeBundle, BUNDLE_VERSION, type Bundle, type BundleLayer } from './bundle.js';
-export { readImage, decodeImage, listImages, cropSquare, resize, psnr, type Image } from './images.js';

@@ -4,7 +4,8 @@
 // Usage: npm run build && node tools/timing.mjs
 import { loadTf } from '../dist/commands.js';
 import { init } from '../dist/index.js';
-import { useDSConv, fileIO, readImage } from '../dist/tfjs.js';
+import { useDSConv } from '../dist/tfjs.js';
+import { fileIO, readImage } from '../dist/files.js';
 
 await init();
 const tf = await loadTf();

@@ -7,7 +7,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { init } from '../dist/index.js';
-import { useDSConv, calibrate, fileIO, readImage, cropSquare, psnr } from '../dist/tfjs.js';
+import { useDSConv, calibrate } from '../dist/tfjs.js';
+import { fileIO, readImage, cropSquare, psnr } from '../dist/files.js';
 
 tf.env().set('IS_TEST', true);
 await init();
