@@ -9,6 +9,7 @@ import {
 } from './bench.js';
 import { loadPeers, PEER_ENGINES, type PeerId } from './bench-peers.js';
 import { init, getInfo } from './wasm.js';
+import { quantizeCommand, evalCommand, UsageError as ModelUsageError, QUANTIZE_USAGE, EVAL_USAGE } from './commands.js';
 
 const ALL_ENGINES: readonly string[] = [...DSCONV_ENGINES, ...PEER_ENGINES];
 
@@ -33,7 +34,10 @@ preparation time and weight bytes.
   --markdown FILE  write the README's table: GMAC/s per layer and engine, dsconv's ratios
   --breakdown    also time the phases of dsconv's forward() (BFP, kernel, epilogue, ...)
 
-Layers: ${SUITE.map((l) => `"${l.name}"`).join(', ')}.`;
+Layers: ${SUITE.map((l) => `"${l.name}"`).join(', ')}.
+
+dsconv quantize and dsconv eval (a TF.js model with DSConv layers): see dsconv quantize --help,
+dsconv eval --help.`;
 
 class UsageError extends Error {}
 
@@ -151,7 +155,23 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cmd === 'bench') return bench(rest);
+  if (cmd === 'quantize' || cmd === 'eval') return modelCommand(cmd, rest);
   throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
+}
+
+async function modelCommand(cmd: 'quantize' | 'eval', rest: string[]): Promise<number> {
+  const usage = cmd === 'quantize' ? QUANTIZE_USAGE : EVAL_USAGE;
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(usage);
+    return 0;
+  }
+  try {
+    return await (cmd === 'quantize' ? quantizeCommand(rest) : evalCommand(rest));
+  } catch (e) {
+    if (!(e instanceof ModelUsageError)) throw e;
+    console.error(`dsconv ${cmd}: ${e.message}\n\n${usage}`);
+    return 2;
+  }
 }
 
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {

@@ -23,6 +23,21 @@ test('README example runs and prints what it says', () => {
   assert.match(out, /\ntrue\n/);
 });
 
+test('README "Use it in TF.js" example runs: calibration lifts the 4-bit PSNR, the bundle reloads it', () => {
+  const readme = readFileSync(`${root}README.md`, 'utf8');
+  const block = readme.slice(readme.indexOf('## Use it in TF.js')).match(/```js\n([\s\S]*?)```/);
+  assert.ok(block, 'README has a TF.js example');
+  const file = `${root}build/readme-tfjs.mjs`;
+  writeFileSync(file, block[1]);
+  const out = execFileSync(process.execPath, [file], { encoding: 'utf8', cwd: root }).replace(/\x1b\[[0-9;]*m/g, '');
+  const free = Number(out.match(/data-free: {2}PSNR ([\d.]+) dB/)[1]);
+  const cal = Number(out.match(/calibrated: PSNR ([\d.]+) dB/)[1]);
+  assert.ok(cal > free + 6, `data-free ${free} dB, calibrated ${cal} dB`);
+  assert.match(out, /\{ packed: 145110, float32: 886288, floatLayers: 0 \}/);
+  const reloaded = Number(out.trim().split('\n').pop());
+  assert.is(reloaded, cal, 'the bundle gives the calibrated layers back');
+});
+
 test('dsconv bench prints a table with GMAC/s and the ratio to xnnpack-f32', () => {
   const out = execFileSync(process.execPath, [`${root}dist/cli.js`, 'bench', '--quick', '--layers', 'resnet18 7x7', '--engines', 'dsconv-int4,xnnpack-f32'],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });

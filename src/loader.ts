@@ -1,0 +1,89 @@
+// A TF.js IOHandler that loads a model from local files in Node (what tfjs-node's file:// would
+// do, which cannot be installed here). Reads model.json and its weight shards from the same folder.
+// Models shipped as CommonJS wrappers (model.min.js exporting the JSON, shards exporting base64,
+// as nsfwjs ships them) load the same way.
+import { readFileSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+
+/** What tfjs.loadLayersModel / loadGraphModel accept as a handler. */
+export interface FileIOHandler {
+  load(): Promise<ModelArtifacts>;
+}
+
+export interface ModelArtifacts {
+  modelTopology: Record<string, unknown>;
+  weightSpecs: { name: string; shape: number[]; dtype: string }[];
+  weightData: ArrayBuffer;
+  format?: string;
+  generatedBy?: string;
+  convertedBy?: string | null;
+  signature?: unknown;
+  userDefinedMetadata?: unknown;
+  modelInitializer?: unknown;
+  trainingConfig?: unknown;
+}
+
+interface ModelJson {
+  modelTopology: Record<string, unknown>;
+  weightsManifest: { paths: string[]; weights: ModelArtifacts['weightSpecs'] }[];
+  format?: string;
+  [k: string]: unknown;
+}
+
+/** Reads model.json (or a CommonJS model.min.js) and returns its parsed JSON. */
+export function readModelJson(path: string): ModelJson {
+  if (typeof path !== 'string') throw new TypeError(`path must be a string (a model.json file), got ${typeof path}`);
+  const file = resolve(path);
+  if (!existsSync(file)) throw new RangeError(`model file not found: ${file}`);
+  let json: unknown;
+  if (file.endsWith('.js') || file.endsWith('.cjs')) json = createRequire(import.meta.url)(file);
+  else {
+    try { json = JSON.parse(readFileSync(file, 'utf8')); } catch (e) { throw new RangeError(`${file} is not valid JSON: ${(e as Error).message}`); }
+  }
+  const m = json as ModelJson;
+  if (!m || typeof m !== 'object' || typeof m.modelTopology !== 'object' || !Array.isArray(m.weightsManifest)) {
+    throw new RangeError(`${file} is not a TF.js model (expected modelTopology and weightsManifest)`);
+  }
+  return m;
+}
+
+/** 'layers-model' or 'graph-model', from the file's format field or its topology. */
+export function modelFormat(m: ModelJson): 'layers-model' | 'graph-model' {
+  if (m.format === 'layers-model' || m.format === 'graph-model') return m.format;
+  return 'node' in m.modelTopology ? 'graph-model' : 'layers-model';
+}
+
+/** An IOHandler for `tf.loadLayersModel(fileIO(path))` or `tf.loadGraphModel(fileIO(path))`. */
+export function fileIO(path: string): FileIOHandler {
+  const m = readModelJson(path);
+  const dir = dirname(resolve(path));
+  return {
+    async load() {
+      const buffers: Uint8Array[] = [];
+      const weightSpecs: ModelArtifacts['weightSpecs'] = [];
+      for (const group of m.weightsManifest) {
+        for (const p of group.paths) buffers.push(readShard(dir, p));
+        weightSpecs.push(...group.weights);
+      }
+      const total = buffers.reduce((n, b) => n + b.length, 0);
+      const data = new Uint8Array(total);
+      let at = 0;
+      for (const b of buffers) { data.set(b, at); at += b.length; }
+      const { modelTopology, weightsManifest: _, ...rest } = m;
+      return { ...rest, modelTopology, weightSpecs, weightData: data.buffer } as ModelArtifacts;
+    },
+  };
+}
+
+function readShard(dir: string, p: string): Uint8Array {
+  const file = join(dir, p);
+  if (existsSync(file)) return new Uint8Array(readFileSync(file));
+  for (const ext of ['.min.js', '.js']) {
+    if (!existsSync(file + ext)) continue;
+    const v = createRequire(import.meta.url)(file + ext) as unknown;
+    if (typeof v === 'string') return new Uint8Array(Buffer.from(v, 'base64'));
+    if (v instanceof Uint8Array) return v;
+  }
+  throw new RangeError(`weight shard not found: ${file}`);
+}
