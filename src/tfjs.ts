@@ -109,7 +109,7 @@ interface Backend {
   readSync(dataId: object): unknown;
   typedArrayFromHeap?(t: TensorInfo): ArrayLike<number>;
   makeTensorInfo?(shape: number[], dtype: string, values: Float32Array): TensorInfo;
-  makeOutput?(shape: number[], dtype: string, memoryOffset: undefined, values: Float32Array): TensorInfo;
+  makeOutput?(shape: number[], dtype: string, memoryOffset?: undefined, values?: Float32Array): TensorInfo;
 }
 interface KernelConfig {
   kernelName: string;
@@ -253,7 +253,7 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
       }
       let prelu: Float32Array | undefined;
       if (activation === 'prelu') {
-        prelu = readFloat(backend, inputs.preluActivationWeights!);
+        prelu = readFloat(backend, inputs.preluActivationWeights!).slice(); // a copy: the heap may move
         if (prelu.length !== 1 && prelu.length !== e.info.outChannels) return orig.kernelFunc(args);
       }
       const s = e.settings;
@@ -275,8 +275,17 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
       }
       if (!out) {
         const layer = built(e, options, floatMode, inputs.bias ? idOf(inputs.bias.dataId) : 0);
-        out = layer.forward(input, shape);
+        let result: TensorInfo | undefined;
+        if (typeof backend.typedArrayFromHeap === 'function' && typeof backend.makeOutput === 'function') {
+          // wasm backend: the layer writes straight into the output tensor's heap. Allocating it
+          // may grow that heap and detach earlier views, so the input is read again after.
+          result = backend.makeOutput(outShape, 'float32');
+          out = layer.forward(readFloat(backend, x), shape, backend.typedArrayFromHeap(result) as Float32Array);
+        } else {
+          out = layer.forward(input, shape);
+        }
         if (!FUSED.has(activation)) applyActivation(out, activation, e.info.outChannels, info.outHeight * info.outWidth, nchw, attrs, prelu);
+        if (result) return result;
       }
       return makeOutput(backend, outShape, out);
     };
