@@ -400,8 +400,9 @@ export class DSConv2d extends ConvLayer {
       s.mant.ensure(hw * g.inChannels * 4);
       s.weights.ensure(this.groupWeightBytes * g.groups * 4);
     } else {
-      s.mant.ensure(hw * slots * this.b.paddedLen * 2);
-      s.scale.ensure(hw * slots * 8);
+      const { mantBytes, recordBytes } = this.bfpLayout();
+      s.mant.ensure(hw * slots * this.b.paddedLen * mantBytes);
+      s.scale.ensure(hw * slots * recordBytes);
       // One tile of weights widened (to int16, or nibbles to bytes) by the kernels that need it.
       if (this.format !== 'rdot_q7') s.weights.ensure(g.kh * g.kw * this.b.nBlocks * this.b.paddedLen * 16);
     }
@@ -438,7 +439,7 @@ export class DSConv2d extends ConvLayer {
       }
       return false;
     }
-    const relaxed = format === 'rdot_q7' || format === 'rdot_q4';
+    const { relaxed, mantBytes, recordBytes } = this.bfpLayout();
     // int8 mantissas for the relaxed kernels, with the -z * ΣM they start each block from.
     const nonFinite = relaxed
       ? k.bfp_quantize_nhwc_i8(image, hw, imageStride, g.groups, g.groupChannels, blockLen, nBlocks, m,
@@ -448,8 +449,6 @@ export class DSConv2d extends ConvLayer {
     if (nonFinite) return true;
     const kernel = format === 'rdot_q7' ? k.dsconv_4x8c4_rdot_q7! : format === 'rdot_q4' ? k.dsconv_4x8c4_rdot_q4!
       : format === 'dot16_q4' ? k.dsconv_4x8c2_dot16_q4 : k.dsconv_4x8c2_dot16_q8;
-    const mantBytes = relaxed ? 1 : 2;
-    const recordBytes = relaxed ? 8 : 4;
     for (let grp = 0; grp < g.groups; grp++) {
       kernel(indir, rows, taps,
         s.mant.ptr + grp * nBlocks * paddedLen * mantBytes, slots * paddedLen,
@@ -458,6 +457,12 @@ export class DSConv2d extends ConvLayer {
         nTiles, s.acc.ptr + grp * acc.groupStride * 4, acc.stride, s.weights.ptr);
     }
     return false;
+  }
+
+  /** What the integer kernels read: int8 mantissas with (scale, -z·ΣM) records, or int16 and scales. */
+  private bfpLayout() {
+    const relaxed = this.format === 'rdot_q7' || this.format === 'rdot_q4';
+    return { relaxed, mantBytes: relaxed ? 1 : 2, recordBytes: relaxed ? 8 : 4 };
   }
 
   protected override scansInput(): boolean {
