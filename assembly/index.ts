@@ -1,9 +1,16 @@
-// The module's exports. The host owns all memory above heap_base() and passes byte offsets.
-export * from './bfp';
-export * from './conv_q';
-export * from './conv_f32';
-export * from './dwconv';
-export * from './layout';
+// The portable build's exports (names: docs/ARCHITECTURE.md, "Kernel names"). The host owns all
+// memory above heap_base() and passes byte offsets; the larger kernels take one parameter record
+// (src/core/abi.ts).
+export * from './kernels/bfp_quantize';
+export * from './kernels/bfp_dequant';
+export * from './kernels/dsconv_igemm_4x8c2_dot16';
+export * from './kernels/dsconv_dequant';
+export * from './kernels/f32_igemm_4x8';
+export * from './kernels/f32_dwconv_1x16';
+export * from './kernels/f32_transpose';
+export * from './kernels/f32_repack';
+export * from './kernels/f32_epilogue';
+export * from './kernels/f32_find_nonfinite';
 
 /** First byte past the module's static data: the host's heap starts here. */
 export function heap_base(): usize {

@@ -2,5 +2,5 @@
 // separate module because one relaxed opcode keeps a whole module from compiling where relaxed
 // SIMD is missing.
 export * from './index';
-export * from './probe_relaxed';
-export * from './conv_q_relaxed';
+export * from './probes/probe_relaxed_dot';
+export * from './kernels/dsconv_igemm_4x8c4_rdot';

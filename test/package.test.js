@@ -5,10 +5,10 @@ import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { init, getInfo, DSConv2d } from '../dist/index.js';
+import { init, getInfo, DSConv2d } from 'dsconv';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -20,9 +20,11 @@ delete env.DSCONV_BUILD;
 
 // Source maps too: the built JS names them in its sourceMappingURL comments (a dangling one makes
 // Vite's dev server log an error per file), and they point stack traces at the TypeScript.
-const ALLOWED = [/^dist\/[\w-]+\.js$/, /^dist\/[\w-]+\.js\.map$/, /^dist\/[\w-]+\.d\.ts$/, /^build\/[\w-]+\.wasm$/, /^README\.md$/, /^LICENSE$/, /^package\.json$/];
-const REQUIRED = ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/wasm.js',
-  'dist/reference.js', 'dist/reference.d.ts', 'dist/cli.js', 'build/dsconv.wasm', 'build/dsconv-relaxed.wasm'];
+const ALLOWED = [/^dist\/([\w-]+\/)*[\w-]+\.js$/, /^dist\/([\w-]+\/)*[\w-]+\.js\.map$/, /^dist\/([\w-]+\/)*[\w-]+\.d\.ts$/,
+  /^build\/[\w-]+\.wasm$/, /^docs\/[\w-]+\.md$/, /^README\.md$/, /^LICENSE$/, /^package\.json$/];
+const REQUIRED = ['package.json', 'README.md', 'LICENSE', 'dist/core/index.js', 'dist/core/index.d.ts', 'dist/core/init.js',
+  'dist/reference/index.js', 'dist/reference/index.d.ts', 'dist/tfjs/index.js', 'dist/files/index.js', 'dist/bench/index.js',
+  'dist/cli/main.js', 'build/dsconv.wasm', 'build/dsconv-relaxed.wasm'];
 
 let dir, tarball;
 test.before(async () => {
@@ -42,7 +44,8 @@ test('npm pack holds the built JS (with its maps), .d.ts, .wasm, README and LICE
   for (const f of tarball.files.filter((f) => f.endsWith('.js'))) {
     assert.ok(tarball.files.includes(f.replace(/\.js$/, '.d.ts')), `${f} has a .d.ts`);
     const map = readFileSync(join(root, f), 'utf8').match(/\/\/# sourceMappingURL=(\S+)\s*$/);
-    if (map) assert.ok(tarball.files.includes(`dist/${map[1]}`), `${f} names dist/${map[1]}, which is packed`);
+    const mapFile = map && join(dirname(f), map[1]);
+    if (map) assert.ok(tarball.files.includes(mapFile), `${f} names ${mapFile}, which is packed`);
   }
 });
 

@@ -39,7 +39,7 @@ test('README "Use it in TF.js" example runs: calibration lifts the 4-bit PSNR, t
 });
 
 test('dsconv bench prints a table with GMAC/s and the ratio to xnnpack-f32', () => {
-  const out = execFileSync(process.execPath, [`${root}dist/cli.js`, 'bench', '--quick', '--layers', 'resnet18 7x7', '--engines', 'dsconv-int4,xnnpack-f32'],
+  const out = execFileSync(process.execPath, [`${root}dist/cli/main.js`, 'bench', '--quick', '--layers', 'resnet18 7x7', '--engines', 'dsconv-int4,xnnpack-f32'],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   // The speed table is the first table after the header.
   const speed = out.slice(out.indexOf('\nlayer '), out.indexOf('One-off'));
@@ -57,11 +57,11 @@ test('dsconv bench prints a table with GMAC/s and the ratio to xnnpack-f32', () 
 
 test('dsconv usage errors exit with status 2 and say why', () => {
   for (const args of [['frobnicate'], ['bench', '--layers', 'nope'], ['bench', '--engines', 'xnn'], ['bench', '--layout'], ['bench', '--bogus']]) {
-    const r = spawnSync(process.execPath, [`${root}dist/cli.js`, ...args], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [`${root}dist/cli/main.js`, ...args], { encoding: 'utf8' });
     assert.is(r.status, 2, args.join(' '));
     assert.match(r.stdout + r.stderr, /usage: dsconv bench/);
   }
-  const help = spawnSync(process.execPath, [`${root}dist/cli.js`, 'bench', '--help'], { encoding: 'utf8' });
+  const help = spawnSync(process.execPath, [`${root}dist/cli/main.js`, 'bench', '--help'], { encoding: 'utf8' });
   assert.is(help.status, 0);
   assert.match(help.stdout, /ResNet-18, ResNet-50,\nVGG-16 and MobileNetV2/);
 });

@@ -17,9 +17,9 @@ chart and the JSON; the options above preset it. --headless runs it in headless 
 (/usr/bin/chromium or $CHROMIUM_PATH) instead, prints the table, and writes the JSON to FILE (or
 prints it). Needs \`npm run build\`.`;
 
-/** The page's files: HTML, page and worker bundles (in dist/, beside build/ as published), wasm. */
+/** The page's files: HTML, page and worker bundles (in dist/core/, beside build/ as published), wasm. */
 export async function benchRoutes() {
-  for (const f of ['dist/bench.js', 'build/dsconv.wasm']) {
+  for (const f of ['dist/bench/index.js', 'build/dsconv.wasm']) {
     if (!existsSync(`${root}${f}`)) throw new Error(`${f} is missing: run npm run build first`);
   }
   // benchmark.js finds its host object through `global`; in a browser bundle that is globalThis.
@@ -28,8 +28,8 @@ export async function benchRoutes() {
   const headers = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
   const routes = {
     '/': { body: readFileSync(`${root}web/bench.html`), type: 'text/html', headers },
-    '/dist/bench-page.js': { body: await bundle(`${root}web/bench-page.js`, { define }), type: 'text/javascript', headers },
-    '/dist/bench-worker.js': { body: await bundle(`${root}web/bench-worker.js`, { define }), type: 'text/javascript', headers },
+    '/dist/core/bench-page.js': { body: await bundle(`${root}web/bench-page.js`, { define }), type: 'text/javascript', headers },
+    '/dist/core/bench-worker.js': { body: await bundle(`${root}web/bench-worker.js`, { define }), type: 'text/javascript', headers },
   };
   for (const name of ['dsconv.wasm', 'dsconv-relaxed.wasm']) {
     routes[`/build/${name}`] = { body: readFileSync(`${root}build/${name}`), type: 'application/wasm', headers };
@@ -117,7 +117,7 @@ async function main(argv) {
   try {
     process.stderr.write(`dsconv bench in Chromium ${browser.version()}, served at ${server.url}/\n`);
     const { doc, results, build } = await runHeadless(browser, server.url, a.query, (line) => process.stderr.write(line));
-    const { benchSvg } = await import('../dist/bench.js');
+    const { benchSvg } = await import('../dist/bench/index.js');
     console.log(`${doc.node}, ${build === 'relaxed' ? 'relaxed-SIMD' : 'portable SIMD'} build`);
     console.log(table(results));
     const text = `${JSON.stringify(doc, null, 1)}\n`;

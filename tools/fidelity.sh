@@ -9,7 +9,7 @@ P=${1:-/tmp/photos}
 [ -d "$P/cal" ] || node tools/photo-crops.mjs "$P"
 M=node_modules/nsfwjs/dist/models/mobilenet_v2/model.min.js
 for b in 8 6 5 4; do
-  node dist/cli.js eval --model $M --images "$P/eval" --bits $b --depthwise taps --json /tmp/fid-free-$b.json > /tmp/fid-free-$b.txt
-  node dist/cli.js quantize --model $M --out /tmp/fid-$b.dsq --bits $b --depthwise taps --calibrate "$P/cal" --calibrate-count 64 --samples 2048 > /tmp/fid-q-$b.txt
-  node dist/cli.js eval --model $M --images "$P/eval" --bundle /tmp/fid-$b.dsq --json /tmp/fid-cal-$b.json > /tmp/fid-cal-$b.txt
+  node dist/cli/main.js eval --model $M --images "$P/eval" --bits $b --depthwise taps --json /tmp/fid-free-$b.json > /tmp/fid-free-$b.txt
+  node dist/cli/main.js quantize --model $M --out /tmp/fid-$b.dsq --bits $b --depthwise taps --calibrate "$P/cal" --calibrate-count 64 --samples 2048 > /tmp/fid-q-$b.txt
+  node dist/cli/main.js eval --model $M --images "$P/eval" --bundle /tmp/fid-$b.dsq --json /tmp/fid-cal-$b.json > /tmp/fid-cal-$b.txt
 done

@@ -2,7 +2,7 @@
 // an evaluation set cut from disjoint photos (8 crops of 8 photos each). Usage: node tools/photo-crops.mjs OUTDIR
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { PNG } from 'pngjs';
-import { readImage, cropSquare } from '../dist/images.js';
+import { readImage, cropSquare } from 'dsconv/files';
 const D = '/usr/lib/python3/dist-packages/skimage/data/';
 const sets = {
   cal: ['astronaut.png', 'coffee.png', 'motorcycle_left.png', 'motorcycle_right.png', 'camera.png', 'coins.png', 'rocket.jpg', 'grass.png'],

@@ -6,9 +6,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { init } from '../dist/index.js';
-import { useDSConv, calibrate } from '../dist/tfjs.js';
-import { fileIO, readImage, cropSquare, psnr } from '../dist/files.js';
+import { init } from 'dsconv';
+import { useDSConv, calibrate } from 'dsconv/tfjs';
+import { fileIO, readImage, cropSquare, psnr } from 'dsconv/files';
 
 tf.env().set('IS_TEST', true);
 await init();

@@ -8,8 +8,9 @@ export const root = fileURLToPath(new URL('..', import.meta.url));
 
 /**
  * Bundles `entry` (an ES module that may import 'dsconv') into one browser ES module, in memory.
- * The package's `new URL('../build/….wasm', import.meta.url)` is kept as it is (esbuild does not
- * rewrite that pattern), so the bundle must be served from a folder beside build/, as dist/ is.
+ * The package's `new URL('../../build/….wasm', import.meta.url)` is kept as it is (esbuild does not
+ * rewrite that pattern), so the bundle must be served from where dist/core/ is, two folders below
+ * build/'s parent.
  */
 export async function bundle(entry, { minify = false, define = {} } = {}) {
   const esbuild = await import('esbuild');

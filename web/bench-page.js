@@ -5,8 +5,7 @@
 // runner's maxTime, minTime, minSamples, warmTime, warmCalls). When done, globalThis.benchDone
 // holds { doc, results, build } or { error }.
 import './benchmark-host.js';
-import { SUITE, ROUNDS, DSCONV_ENGINES } from '../dist/bench.js';
-import { benchJson, benchSvg } from '../dist/bench-report.js';
+import { SUITE, ROUNDS, DSCONV_ENGINES, benchJson, benchSvg } from 'dsconv/bench';
 
 const $ = (id) => document.getElementById(id);
 const query = new URLSearchParams(location.search);

@@ -1,8 +1,8 @@
 // The benchmark page's worker: runs the Node benchmark's runner (src/bench.ts) on this package's
 // engines, off the page's thread, so the page keeps drawing while calls are timed back to back.
 import './benchmark-host.js';
-import { runBench, dsconvEngines, selectLayers, SUITE } from '../dist/bench.js';
-import { init, getInfo } from '../dist/index.js';
+import { runBench, dsconvEngines, selectLayers, SUITE } from 'dsconv/bench';
+import { init, getInfo } from 'dsconv';
 
 self.onmessage = async ({ data }) => {
   try {

@@ -1,0 +1,28 @@
+// BFP on the host's side for tools that need the activations a DSConv layer sees (calibration):
+// the wasm pass itself (bfp_dequant), so there is one implementation of the arithmetic.
+import { BfpParam } from './abi.js';
+import { rt } from './runtime.js';
+import { checkFinite, int } from './validate.js';
+import { QUANT_RANGES } from './options.js';
+
+/**
+ * Each value of an NHWC float32 tensor (`pixels` x `channels`) replaced by its dequantized BFP
+ * value M · 2^(E-m+2) (DSCONV.md, "Activations"), blocks of `blockSize` channels inside each of
+ * `groups` groups: exactly what a DSConv layer's integer path computes with. A NaN or ±Inf is a
+ * RangeError naming it.
+ */
+export function bfpDequantize(x: Float32Array, pixels: number, channels: number, groups: number, blockSize: number, mantissaBits: number): Float32Array {
+  int('mantissaBits', mantissaBits, QUANT_RANGES.mantissaBits[0], QUANT_RANGES.mantissaBits[1]);
+  const r = rt();
+  const cg = channels / groups;
+  const blockLen = Math.min(blockSize, cg);
+  const src = r.scratch.input.ensure(x.byteLength);
+  const dst = r.scratch.image.ensure(x.byteLength);
+  r.f32(src, x.length).set(x);
+  const bad = r.k.bfp_dequant(r.record(BfpParam, {
+    src, pixels, srcStride: channels, groups, groupChannels: cg, blockLen, nBlocks: Math.ceil(cg / blockLen),
+    mantissaBits, dst, dstStride: channels,
+  }));
+  if (bad) checkFinite('input', x, r.k.f32_find_nonfinite(src, x.length));
+  return r.f32(dst, x.length).slice();
+}

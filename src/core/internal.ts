@@ -1,0 +1,10 @@
+// The one internal entry, for the kernel tests only (not in package.json's exports): the runtime
+// and its records, the kernel table, and the packers, so each kernel can be run directly.
+export { rt, Runtime, type Build } from './runtime.js';
+export { loadRuntime } from './init.js';
+export { EXPORTS, type Kernels, type ExportName } from './exports.js';
+export { ConvParam, BfpParam, EpilogueParam } from './abi.js';
+export { DSCONV_TABLE, FLOAT_TABLE, selectDsconv, selectConv, dsconvFits, type DsconvRecord, type IgemmRecord, type FloatRecord } from './kernel-table.js';
+export { blocks, packIgemm, packDequant, packFloat, packDepthwise, roundUp } from './pack.js';
+export { parseGeometry, indirection, resolve } from './geometry.js';
+export { roundHalfEven } from './quantize.js';

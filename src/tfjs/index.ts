@@ -1,0 +1,10 @@
+// `dsconv/tfjs`: the TensorFlow.js plug-in, calibration and model bundles. Runs anywhere tfjs
+// does; the Node-only file helpers are in `dsconv/files`.
+export { useDSConv } from './plugin.js';
+export {
+  KERNELS, type KernelName, type LayerInfo, type UseDSConvOptions, type PluginLayer, type ConvCall, type DSConvPlugin, type TfLike,
+} from './types.js';
+export type { QuantSettings } from '../core/options.js';
+export { toOIHW } from './adapters.js';
+export { calibrate, MAX_HESSIAN, type CalibrateOptions, type CalibrationReport, type LayerStats, type CalibrationMethod, type Runnable } from './calibrate/index.js';
+export { decodeBundle, encodeBundle, BUNDLE_VERSION, type Bundle, type BundleLayer } from './bundle.js';

@@ -1,0 +1,310 @@
+// TensorFlow.js plug-in: swaps the conv kernels of the cpu and wasm backends for DSConv layers.
+// Each distinct filter tensor is quantized once (keyed by its dataId, which reshapes and the
+// variables of layers models share) and the DSConv2d built for each geometry is kept until
+// restore(). tfjs is never imported here: the caller passes its namespace, so this module works
+// with '@tensorflow/tfjs' or with '@tensorflow/tfjs-core' plus backends, whichever the app has.
+import { DSConv2d } from '../core/layers/dsconv2d.js';
+import { Conv2d } from '../core/layers/conv2d.js';
+import { type DSConvOptions, type QuantSettings, QUANT_DEFAULTS, parseQuantSettings } from '../core/options.js';
+import { quantizeWeights, packedWeightBytes } from '../core/quantize.js';
+import { rt } from '../core/runtime.js';
+import { object, describe } from '../core/validate.js';
+import { crc32 } from '../core/crc32.js';
+import { decodeBundle, encodeBundle, type BundleLayer } from './bundle.js';
+import { KERNELS, type Backend, type ConvCall, type DSConvPlugin, type KernelConfig, type LayerInfo, type PluginLayer, type TensorInfo, type TfLike, type UseDSConvOptions } from './types.js';
+import { applyActivation, makeOutput, readFloat, toOIHW } from './adapters.js';
+
+interface Entry extends PluginLayer {
+  info: LayerInfo;
+  settings: QuantSettings | null;
+  q: Int8Array | null;
+  scales: Float32Array | null;
+  gamma?: Float32Array;
+  delta?: Float32Array;
+  calls: number;
+  weights: Float32Array; // OIHW float
+  built: Map<string, DSConv2d | Conv2d>;
+}
+
+// Activations the DSConv epilogue fuses; the others tfjs fuses are applied here afterwards.
+const FUSED = new Set(['linear', 'relu', 'relu6']);
+
+let active: { tf: TfLike; restore: () => void } | null = null;
+
+/**
+ * Replaces the Conv2D, FusedConv2D, DepthwiseConv2dNative and FusedDepthwiseConv2D kernels of the
+ * given backends (registered in `tf`) with DSConv. Call after `await init()`. Only one plug-in
+ * can be active at a time; `restore()` the previous one first.
+ */
+export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlugin {
+  rt(); // init() must have run: the kernels below cannot await it
+  if (typeof tf !== 'object' || tf === null || typeof tf.getKernel !== 'function' || typeof tf.registerKernel !== 'function'
+    || typeof tf.unregisterKernel !== 'function' || typeof tf.backend_util?.computeConv2DInfo !== 'function') {
+    throw new TypeError(`tf must be the TensorFlow.js namespace (with getKernel, registerKernel, unregisterKernel, backend_util), got ${describe(tf)}`);
+  }
+  if (active) throw new Error('useDSConv is already active; call restore() on the plug-in first');
+  const o = object('options', options);
+  const defaults: QuantSettings = parseQuantSettings('options', o, QUANT_DEFAULTS);
+  const backends = o.backends === undefined ? ['cpu', 'wasm'] : o.backends;
+  if (!Array.isArray(backends) || backends.some((b) => typeof b !== 'string')) {
+    throw new TypeError(`options.backends must be an array of backend names, got ${describe(backends)}`);
+  }
+  if (o.layers !== undefined && typeof o.layers !== 'function') {
+    throw new TypeError(`options.layers must be a function (info) => boolean | settings, got ${describe(o.layers)}`);
+  }
+  const rule = o.layers as UseDSConvOptions['layers'];
+  if (o.float !== undefined && typeof o.float !== 'boolean') throw new TypeError(`options.float must be a boolean, got ${describe(o.float)}`);
+  const floatMode = o.float === true;
+  const names = weightNames(o.model);
+  const bundle = o.bundle === undefined ? null : decodeBundle(o.bundle as Uint8Array);
+
+  const byData = new WeakMap<object, Entry>();
+  const ids = new WeakMap<object, number>(); // bias dataId -> small number for the layer keys
+  let nextId = 1;
+  const idOf = (o: object) => {
+    let id = ids.get(o);
+    if (id === undefined) ids.set(o, id = nextId++);
+    return id;
+  };
+  const entries: Entry[] = [];
+  let observer: ((call: ConvCall) => Float32Array | void) | null = null;
+  const originals: KernelConfig[] = [];
+
+  function entryFor(filter: TensorInfo, backend: Backend, depthwise: boolean): Entry {
+    const known = byData.get(filter.dataId);
+    if (known && sameShape(known.info.filterShape, filter.shape)) return known;
+    const [kh, kw, cin, last] = filter.shape;
+    const info: LayerInfo = {
+      index: entries.length, kind: depthwise ? 'depthwise' : 'conv', filterShape: [...filter.shape],
+      inChannels: cin, outChannels: depthwise ? cin * last : last,
+    };
+    const name = names.get(filter.dataId);
+    if (name !== undefined) info.name = name;
+    const weights = toOIHW(readFloat(backend, filter), kh, kw, cin, last, depthwise);
+    let settings: QuantSettings | null;
+    let q: Int8Array | null = null;
+    let scales: Float32Array | null = null;
+    let gamma: Float32Array | undefined;
+    let delta: Float32Array | undefined;
+    if (bundle) {
+      const b = matchBundle(bundle.layers, info, weightsCrc(weights));
+      settings = b.settings;
+      if (b.q) ({ q, scales } = b as { q: Int8Array; scales: Float32Array });
+      gamma = b.gamma; delta = b.delta;
+    } else {
+      const r = rule ? rule({ ...info, filterShape: [...info.filterShape] }) : undefined;
+      settings = r === false ? null
+        : typeof r === 'object' && r !== null ? parseQuantSettings(`options.layers(${info.index})`, r as Record<string, unknown>, defaults)
+          : defaults;
+      if (settings) {
+        if (settings.depthwiseBlocks === 'taps' && !depthwise) settings = { ...settings, depthwiseBlocks: 'channels' };
+        const g = depthwise ? info.inChannels : 1;
+        const qw = quantizeWeights(weights, { outChannels: info.outChannels, groupChannels: info.inChannels / g, kh, kw },
+          settings.bits, settings.blockSize, settings.depthwiseBlocks);
+        q = qw.q; scales = qw.scales;
+      }
+    }
+    const e: Entry = { info, settings, q, scales, gamma, delta, calls: 0, weights, built: new Map() };
+    byData.set(filter.dataId, e);
+    entries.push(e);
+    return e;
+  }
+
+  function replacement(orig: KernelConfig, depthwise: boolean): KernelConfig {
+    const kernelFunc: KernelConfig['kernelFunc'] = (args) => {
+      const { inputs, backend, attrs = {} } = args;
+      const x = inputs.x!, filter = inputs.filter!;
+      const activation = String(attrs.activation ?? 'linear');
+      const nchw = attrs.dataFormat === 'NCHW';
+      if (x.dtype !== 'float32' || filter.dtype !== 'float32' || filter.shape.length !== 4 || x.shape.length !== 4) return orig.kernelFunc(args);
+      const e = entryFor(filter, backend, depthwise);
+      e.calls++;
+      if (!e.settings) return orig.kernelFunc(args);
+      const [batch, h, w] = nchw ? [x.shape[0], x.shape[2], x.shape[3]] : x.shape;
+      const info = tf.backend_util.computeConv2DInfo(
+        x.shape, filter.shape, attrs.strides ?? 1, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, depthwise,
+        nchw ? 'channelsFirst' : 'channelsLast');
+      const pad = info.padInfo;
+      // tfjs passes its bias broadcastable to the output; only per-channel (or scalar) bias is fused.
+      let bias: Float32Array | undefined;
+      if (inputs.bias) {
+        const bv = readFloat(backend, inputs.bias);
+        if (bv.length === e.info.outChannels) bias = bv;
+        else if (bv.length === 1) bias = new Float32Array(e.info.outChannels).fill(bv[0]);
+        else return orig.kernelFunc(args);
+      }
+      let prelu: Float32Array | undefined;
+      if (activation === 'prelu') {
+        prelu = readFloat(backend, inputs.preluActivationWeights!).slice(); // a copy: the heap may move
+        if (prelu.length !== 1 && prelu.length !== e.info.outChannels) return orig.kernelFunc(args);
+      }
+      const s = e.settings;
+      const options: DSConvOptions = {
+        inChannels: e.info.inChannels, outChannels: e.info.outChannels, kernelSize: [info.filterHeight, info.filterWidth],
+        stride: [info.strideHeight, info.strideWidth], dilation: [info.dilationHeight, info.dilationWidth],
+        padding: [pad.top, pad.left, pad.bottom, pad.right], groups: depthwise ? e.info.inChannels : 1,
+        bias, activation: activation === 'relu' || activation === 'relu6' ? activation : 'none',
+        bits: s.bits, blockSize: s.blockSize, mantissaBits: s.mantissaBits, depthwiseBlocks: s.depthwiseBlocks,
+      };
+      const layout = nchw ? 'NCHW' : 'NHWC';
+      const input = readFloat(backend, x);
+      const shape = { batch, height: h, width: w, layout } as const;
+      const outShape = nchw ? [batch, e.info.outChannels, info.outHeight, info.outWidth] : [batch, info.outHeight, info.outWidth, e.info.outChannels];
+      let out: Float32Array | undefined;
+      if (observer) {
+        const r = observer({ layer: e, weights: e.weights, options: { ...options, activation: 'none' }, input, shape });
+        if (r instanceof Float32Array) out = applyActivation(r, activation, e.info.outChannels, nchw ? info.outHeight * info.outWidth : 1, nchw, attrs, prelu);
+      }
+      if (!out) {
+        const layer = built(e, options, floatMode, inputs.bias ? idOf(inputs.bias.dataId) : 0);
+        let result: TensorInfo | undefined;
+        if (typeof backend.typedArrayFromHeap === 'function' && typeof backend.makeOutput === 'function') {
+          // wasm backend: the layer writes straight into the output tensor's heap. Allocating it
+          // may grow that heap and detach earlier views, so the input is read again after.
+          result = backend.makeOutput(outShape, 'float32');
+          out = layer.forward(readFloat(backend, x), shape, backend.typedArrayFromHeap(result) as Float32Array);
+        } else {
+          out = layer.forward(input, shape);
+        }
+        if (!FUSED.has(activation)) applyActivation(out, activation, e.info.outChannels, info.outHeight * info.outWidth, nchw, attrs, prelu);
+        if (result) return result;
+      }
+      return makeOutput(backend, outShape, out);
+    };
+    return { ...orig, kernelFunc };
+  }
+
+  for (const backendName of backends as string[]) {
+    for (const name of KERNELS) {
+      const orig = tf.getKernel(name, backendName);
+      if (!orig) continue;
+      tf.unregisterKernel(name, backendName);
+      tf.registerKernel(replacement(orig, name.includes('Depthwise')));
+      originals.push(orig);
+    }
+  }
+  if (originals.length === 0) throw new RangeError(`options.backends: none of ${JSON.stringify(backends)} has conv kernels registered; import the backend first`);
+
+  let restored = false;
+  const restore = () => {
+    if (restored) return;
+    restored = true;
+    for (const orig of originals) {
+      tf.unregisterKernel(orig.kernelName, orig.backendName);
+      tf.registerKernel(orig);
+    }
+    for (const e of entries) dropBuilt(e);
+    active = null;
+  };
+  active = { tf, restore };
+
+  return {
+    get layers() { return entries.slice(); },
+    restore,
+    update(layer, change) {
+      const e = entries.find((x) => x === layer);
+      if (!e) throw new RangeError('layer must be one of this plug-in\'s layers');
+      if (!e.settings) throw new RangeError(`layer ${e.info.index} is kept float; it has no quantized weights to update`);
+      const c = object('change', change);
+      if (c.q !== undefined) {
+        if (!(c.q instanceof Int8Array) || c.q.length !== e.q!.length) throw new TypeError(`change.q must be an Int8Array of length ${e.q!.length}, got ${describe(c.q)}`);
+        e.q = c.q.slice();
+      }
+      if (c.scales !== undefined) {
+        if (!(c.scales instanceof Float32Array) || c.scales.length !== e.scales!.length) throw new TypeError(`change.scales must be a Float32Array of length ${e.scales!.length}, got ${describe(c.scales)}`);
+        e.scales = c.scales.slice();
+      }
+      for (const k of ['gamma', 'delta'] as const) {
+        const v = c[k];
+        if (v === undefined) continue;
+        if (v === null) { e[k] = undefined; continue; }
+        if (!(v instanceof Float32Array) || v.length !== e.info.outChannels) throw new TypeError(`change.${k} must be a Float32Array of length ${e.info.outChannels} or null, got ${describe(v)}`);
+        e[k] = v.slice();
+      }
+      dropBuilt(e);
+    },
+    weightBytes() {
+      let packed = 0, float32 = 0, floatLayers = 0;
+      for (const e of entries) {
+        float32 += e.weights.length * 4;
+        if (!e.q) { packed += e.weights.length * 4; floatLayers++; continue; }
+        packed += packedWeightBytes(e.q.length, e.settings!.bits) + e.scales!.byteLength
+          + (e.gamma ? e.gamma.byteLength : 0) + (e.delta ? e.delta.byteLength : 0);
+      }
+      return { packed, float32, floatLayers };
+    },
+    toBundle(meta = {}) {
+      if (entries.length === 0) throw new RangeError('toBundle: no conv has run yet; run the model once (e.g. predict on one input) first');
+      return encodeBundle({
+        meta,
+        layers: entries.map((e) => ({
+          index: e.info.index, name: e.info.name, kind: e.info.kind, filterShape: e.info.filterShape,
+          weightsCrc: weightsCrc(e.weights), settings: e.settings, q: e.q ?? undefined, scales: e.scales ?? undefined,
+          gamma: e.gamma, delta: e.delta,
+        })),
+      });
+    },
+    observe(fn) {
+      if (fn !== null && typeof fn !== 'function') throw new TypeError(`observe needs a function or null, got ${describe(fn)}`);
+      observer = fn;
+    },
+  };
+}
+
+/** The layer for this call's geometry, built on first use from the entry's VQK/KDS/CDS. */
+function built(e: Entry, options: DSConvOptions, float: boolean, biasKey: number): DSConv2d | Conv2d {
+  // The geometry and which bias tensor: enough to tell the calls of one filter apart.
+  const key = `${options.stride},${options.dilation},${options.padding},${options.activation},${biasKey}`;
+  let layer = e.built.get(key);
+  if (!layer) {
+    layer = float ? new Conv2d(e.weights, options)
+      : DSConv2d.fromQuantized({ q: e.q!, scales: e.scales! }, { ...options, gamma: e.gamma, delta: e.delta });
+    e.built.set(key, layer);
+  }
+  return layer;
+}
+
+function dropBuilt(e: Entry): void {
+  for (const l of e.built.values()) l.dispose();
+  e.built.clear();
+}
+
+function sameShape(a: number[], b: number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** dataId -> weight name, from a layers model (`weights[i].val`) or a graph model (`weights[name][0]`). */
+function weightNames(model: unknown): Map<object, string> {
+  const m = new Map<object, string>();
+  if (model === undefined) return m;
+  if (typeof model !== 'object' || model === null) throw new TypeError(`options.model must be a tfjs LayersModel or GraphModel, got ${describe(model)}`);
+  const w = (model as { weights?: unknown }).weights;
+  if (Array.isArray(w)) {
+    for (const v of w as { name?: string; originalName?: string; val?: { dataId: object }; read?: () => { dataId: object } }[]) {
+      const t = v.val ?? (v.read ? v.read() : undefined);
+      if (t && typeof v.name === 'string') m.set(t.dataId, v.originalName ?? v.name);
+    }
+  } else if (w && typeof w === 'object') {
+    for (const [name, ts] of Object.entries(w as Record<string, { dataId: object }[]>)) {
+      if (Array.isArray(ts) && ts[0]) m.set(ts[0].dataId, name);
+    }
+  } else {
+    throw new TypeError('options.model must be a tfjs LayersModel or GraphModel (it has no weights)');
+  }
+  return m;
+}
+
+function weightsCrc(w: Float32Array): number {
+  return crc32(new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
+}
+
+function matchBundle(layers: BundleLayer[], info: LayerInfo, crc: number): BundleLayer {
+  const b = info.name !== undefined ? layers.find((l) => l.name === info.name) : layers[info.index];
+  const what = info.name !== undefined ? `weight ${JSON.stringify(info.name)}` : `conv #${info.index}`;
+  if (!b) throw new RangeError(`bundle does not match this model: it has no layer for ${what} (${info.kind} ${JSON.stringify(info.filterShape)}); was it made from another model?`);
+  if (b.kind !== info.kind || !sameShape(b.filterShape, info.filterShape)) {
+    throw new RangeError(`bundle does not match this model: ${what} is ${info.kind} ${JSON.stringify(info.filterShape)} here but ${b.kind} ${JSON.stringify(b.filterShape)} in the bundle`);
+  }
+  if (b.weightsCrc !== crc) throw new RangeError(`bundle does not match this model: the float weights of ${what} differ from those the bundle was made from`);
+  return b;
+}

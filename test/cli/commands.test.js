@@ -1,0 +1,82 @@
+// `dsconv quantize` and `dsconv eval` on a model from an npm package (@upscalerjs/default-model)
+// with real photos: the bundle they write loads through the plug-in, eval reports every figure,
+// and calibration and evaluation images must be disjoint.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, mkdirSync, symlinkSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { decodeBundle } from 'dsconv/tfjs';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const PHOTOS = '/usr/lib/python3/dist-packages/skimage/data/';
+if (!existsSync(`${PHOTOS}astronaut.png`)) throw new Error(`real test photos missing: install python3-skimage; looked in ${PHOTOS}`);
+const MODEL = `${root}node_modules/@upscalerjs/default-model/models/model.json`;
+const tmp = mkdtempSync(join(tmpdir(), 'dsconv-cli-'));
+const dirOf = (name, files) => {
+  const d = join(tmp, name);
+  mkdirSync(d);
+  for (const f of files) symlinkSync(PHOTOS + f, join(d, f));
+  return d;
+};
+const calDir = dirOf('cal', ['astronaut.png', 'coffee.png', 'rocket.jpg']);
+const evalDir = dirOf('eval', ['chelsea.png', 'motorcycle_left.png']);
+const cli = (...args) => spawnSync(process.execPath, [`${root}dist/cli/main.js`, ...args], { encoding: 'utf8' });
+const common = ['--model', MODEL, '--size', '24', '--range', '0,255'];
+
+test('quantize writes a calibrated bundle; eval runs it and reports every figure', () => {
+  const out = join(tmp, 'rdn.dsq');
+  const q = cli('quantize', ...common, '--out', out, '--bits', '5', '--calibrate', calDir, '--calibrate-count', '2', '--samples', '128');
+  assert.is(q.status, 0, q.stderr);
+  assert.match(q.stdout, /calibrating on 2 unlabelled images/);
+  assert.match(q.stdout, /12 convs \(0 kept float\)/);
+  const b = decodeBundle(new Uint8Array(readFileSync(out)));
+  assert.is(b.layers.length, 12);
+  assert.ok(b.layers.every((l) => l.settings.bits === 5 && l.gamma && l.delta));
+  assert.equal(b.meta.calibration.images, ['astronaut.png', 'coffee.png']);
+
+  const json = join(tmp, 'eval.json');
+  const e = cli('eval', ...common, '--images', evalDir, '--bundle', out, '--json', json);
+  assert.is(e.status, 0, e.stderr);
+  assert.match(e.stdout, /2 calibration images, none of them among these/);
+  assert.match(e.stdout, /<- weakest/);
+  const r = JSON.parse(readFileSync(json, 'utf8'));
+  assert.is(r.images, 2);
+  assert.is(r.layers.length, 12);
+  assert.ok(r.layers.every((l) => l.kind === 'conv 5-bit' && l.sqnrDb > 15 && l.sqnrDb < 80), JSON.stringify(r.layers));
+  assert.ok(r.logitsSqnrDb > 20 && r.logitsSqnrDb < 80, `output SQNR ${r.logitsSqnrDb}`);
+  assert.ok(r.top1Agreement >= 0 && r.top1Agreement <= 1 && r.meanKL >= 0);
+  // 5-bit weights at rest take one byte each, plus a float32 per scale and per CDS entry.
+  const packed = b.layers.reduce((n, l) => n + l.q.length + 4 * (l.scales.length + l.gamma.length + l.delta.length), 0);
+  const float32 = b.layers.reduce((n, l) => n + 4 * l.q.length, 0);
+  assert.equal(r.weightBytes, { float32, packed, ratio: float32 / packed });
+  assert.ok(r.msPerImage.float > 0 && r.msPerImage.dsconv > 0);
+});
+
+test('eval refuses calibration images among the evaluation images', () => {
+  const r = cli('eval', ...common, '--images', evalDir, '--calibrate', dirOf('cal2', ['chelsea.png']));
+  assert.is(r.status, 2);
+  assert.match(r.stderr, /calibration and evaluation images must be disjoint; shared: chelsea\.png/);
+});
+
+test('usage errors exit with status 2 and say why', () => {
+  for (const [args, re] of [
+    [['quantize', '--model', MODEL], /--out is required/],
+    [['quantize', '--out', 'x.dsq'], /--model is required/],
+    [['quantize', ...common, '--out', 'x', '--bits', '9'], /--bits must be an integer in \[2, 8\], got 9/],
+    [['eval', ...common], /--images is required/],
+    [['eval', ...common, '--images', evalDir, '--frobnicate', '1'], /unknown option --frobnicate/],
+    [['quantize', '--model', MODEL, '--out', join(tmp, 'y.dsq')], /does not fix its input size; give --size/],
+  ]) {
+    const r = cli(...args);
+    assert.is(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+  }
+  const help = cli('eval', '--help');
+  assert.is(help.status, 0);
+  assert.match(help.stdout, /must be\s+disjoint/);
+});
+
+test.run();

@@ -1,0 +1,171 @@
+// The package in a real browser: bundled with esbuild (and, separately, unbundled through an
+// import map) into a page served from 127.0.0.1 under a strict Content-Security-Policy (no eval),
+// loaded by headless Chromium, running the same seeded layers as this Node process. DSConv outputs
+// must match Node's bit for bit, the float conv within float rounding. Then the benchmark page of
+// `npm run bench:web`, in the same browser. Chromium is required: if it is missing or cannot
+// start, this test fails. One Chromium serves every test here.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync, readdirSync } from 'node:fs';
+import { init, getInfo, DSConv2d, Conv2d, conv2d } from 'dsconv';
+import { bundle, serve, launchChromium, root } from '../../tools/web.mjs';
+import { benchRoutes, runHeadless } from '../../tools/bench-web.mjs';
+import { runBench, dsconvEngines, selectLayers, benchJson, DSCONV_ENGINES } from 'dsconv/bench';
+import { runCases } from '../fixtures/cross-cases.js';
+
+// wasm-unsafe-eval allows compiling WebAssembly and nothing else: eval and new Function stay blocked.
+const csp = (extra = '') => `default-src 'none'; script-src 'self' 'wasm-unsafe-eval'${extra}; connect-src 'self'`;
+const HTML = '<!doctype html><meta charset="utf-8"><title>dsconv test</title><script type="module" src="/dist/core/page.js"></script>';
+const WASM = ['dsconv.wasm', 'dsconv-relaxed.wasm'];
+// No bundler: the page maps 'dsconv' to the package's own dist/core/index.js (whose imports are all relative).
+const NONCE = 'f0e1d2c3';
+const RAW_HTML = `<!doctype html><meta charset="utf-8"><title>dsconv unbundled</title>
+<script type="importmap" nonce="${NONCE}">{ "imports": { "dsconv": "/dist/core/index.js" } }</script>
+<script type="module" src="/fixtures/browser-page.js"></script>`;
+
+let browser, server, page, js;
+const node = {};
+
+test.before(async () => {
+  await init();
+  node.build = getInfo().build;
+  node.cases = runCases({ DSConv2d, Conv2d, conv2d });
+  js = await bundle(`${root}test/fixtures/browser-page.js`);
+  const routes = {
+    '/': { body: HTML, type: 'text/html', headers: { 'content-security-policy': csp() } },
+    // The published layout: the bundle beside dist/core/init.js, so its '../../build/x.wasm' finds the binaries.
+    '/dist/core/page.js': { body: js, type: 'text/javascript' },
+    '/raw': { body: RAW_HTML, type: 'text/html', headers: { 'content-security-policy': csp(` 'nonce-${NONCE}'`) } },
+  };
+  for (const name of readdirSync(`${root}dist`, { recursive: true }).filter((f) => f.endsWith('.js'))) {
+    routes[`/dist/${name}`] = { body: readFileSync(`${root}dist/${name}`), type: 'text/javascript' };
+  }
+  for (const name of ['browser-page.js', 'cross-cases.js']) {
+    routes[`/fixtures/${name}`] = { body: readFileSync(`${root}test/fixtures/${name}`), type: 'text/javascript' };
+  }
+  for (const name of WASM) {
+    const body = readFileSync(`${root}build/${name}`);
+    routes[`/build/${name}`] = { body, type: 'application/wasm' };
+    // The same bytes from a server that labels them wrongly: init() must still load them.
+    routes[`/plain/${name}`] = { body, type: 'application/octet-stream' };
+  }
+  server = await serve(routes);
+  browser = await launchChromium();
+  page = await browser.newPage();
+  page.on('pageerror', (e) => console.error('page error:', e.message));
+});
+
+test.after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+/** A fresh page load (init() runs once per page), then init(options) and the cases. */
+async function inPage(options, path = '/') {
+  await page.goto(`${server.url}${path}`);
+  await page.waitForFunction(() => typeof globalThis.dsconvTest === 'function');
+  return page.evaluate((o) => globalThis.dsconvTest(o), options);
+}
+
+/** Integer-path cases bit for bit; float ones within 2^-20 of the largest output (a few ulps). */
+function assertSameAsNode(got, label) {
+  assert.equal(got.cases.map((c) => c.name), node.cases.map((c) => c.name));
+  const f32 = (b) => new Float32Array(new Uint32Array(b).buffer);
+  got.cases.forEach((c, i) => {
+    const want = node.cases[i];
+    assert.is(c.bits.length, want.bits.length, `${label}: ${c.name} length`);
+    if (c.exact) {
+      const at = c.bits.findIndex((v, j) => v !== want.bits[j]);
+      assert.is(at, -1, `${label}: ${c.name} differs from Node (${node.build}) at ${at}`);
+      return;
+    }
+    const a = f32(c.bits), b = f32(want.bits);
+    const tol = 2 ** -20 * b.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    let worst = 0;
+    for (let j = 0; j < a.length; j++) worst = Math.max(worst, Math.abs(a[j] - b[j]));
+    assert.ok(worst <= tol, `${label}: ${c.name} differs from Node by ${worst} > ${tol}`);
+  });
+  assert.ok(got.cases.some((c) => c.exact) && got.cases.some((c) => !c.exact));
+}
+
+test('the bundled package has no eval or new Function, and keeps the wasm URL pattern', async () => {
+  const lib = await bundle({ contents: "export * from 'dsconv';" });
+  assert.not.match(lib, /\beval\b|\bFunction\s*\(/);
+  assert.ok(lib.includes('new URL("../../build/dsconv.wasm", import.meta.url)'));
+  assert.ok(lib.includes('new URL("../../build/dsconv-relaxed.wasm", import.meta.url)'));
+});
+
+test(`auto: the relaxed build (Chromium has relaxed SIMD and an exact dot), streamed, same outputs as Node`, async () => {
+  const got = await inPage({});
+  assert.is(got.error, undefined);
+  console.log(`    Chromium ${browser.version()}: build ${got.build}; Node ${process.version}: build ${node.build}`);
+  assert.is(got.build, 'relaxed');
+  assert.is(got.streamed, 1, 'application/wasm is compiled while it streams');
+  assert.equal(got.violations, []);
+  assert.is(got.evalBlocked, true, 'the page policy blocks eval');
+  assertSameAsNode(got, 'auto');
+});
+
+test('unbundled: dist/ as published, imported through an import map, streamed, same outputs', async () => {
+  const got = await inPage({}, '/raw');
+  assert.is(got.error, undefined);
+  assert.is(got.build, 'relaxed');
+  assert.is(got.streamed, 1);
+  assert.equal(got.violations, []);
+  assertSameAsNode(got, 'unbundled');
+});
+
+test('build: simd forced in the browser gives the same outputs', async () => {
+  const got = await inPage({ build: 'simd' });
+  assert.is(got.build, 'simd');
+  assertSameAsNode(got, 'simd');
+});
+
+test('wasmUrl relative to the page, served as application/octet-stream: read whole, not streamed', async () => {
+  const got = await inPage({ wasmUrl: 'plain/dsconv.wasm' });
+  assert.is(got.error, undefined);
+  assert.is(got.build, 'simd');
+  assert.is(got.streamed, 0);
+  assertSameAsNode(got, 'octet-stream');
+});
+
+test('wasmBinary: bytes the page fetched itself', async () => {
+  const got = await inPage({ binaryFrom: '/plain/dsconv-relaxed.wasm' });
+  assert.is(got.build, 'relaxed');
+  assert.is(got.streamed, 0);
+  assertSameAsNode(got, 'wasmBinary');
+});
+
+test('a wasmUrl that is not there: init() rejects naming the option, URL and status', async () => {
+  const got = await inPage({ wasmUrl: { relaxed: '/missing.wasm' } });
+  assert.is(got.error, `Error: dsconv could not fetch options.wasmUrl.relaxed from ${server.url}/missing.wasm: HTTP 404 Not Found`);
+});
+
+test('the benchmark page: progress, table, chart, and the JSON of `dsconv bench --json`', async () => {
+  // A short run of one layer: what is checked is the page and the document, not the figures.
+  const timing = { maxTime: 0.06, minTime: 0.005, minSamples: 2, warmTime: 0.02, warmCalls: 2 };
+  const layers = selectLayers(['resnet18 7x7']);
+  const bench = await serve(await benchRoutes());
+  const lines = [];
+  let got;
+  try {
+    got = await runHeadless(browser, bench.url, { layers: layers[0].name, ...timing }, (l) => lines.push(l));
+  } finally {
+    await bench.close();
+  }
+  const nodeDoc = benchJson(await runBench({ layers, engines: dsconvEngines(), ...timing }), { node: process.version, relaxed: node.build === 'relaxed' });
+  const shape = (doc) => ({ keys: Object.keys(doc), types: [typeof doc.node, typeof doc.relaxed],
+    results: doc.results.map((r) => ({ keys: Object.keys(r), layer: r.layer, macs: r.macs, engine: r.engine })) });
+  assert.equal(shape(got.doc), shape(nodeDoc));
+  assert.equal(got.doc.results.map((r) => r.engine), [...DSCONV_ENGINES]);
+  assert.is(got.doc.node, `Chromium/${browser.version()}`);
+  assert.is(got.doc.relaxed, true);
+  for (const r of got.doc.results) {
+    assert.ok(r.ms > 0 && Number.isFinite(r.ms), `${r.engine} ms ${r.ms}`);
+    assert.ok(Math.abs(r.gmacs - r.macs / r.ms / 1e6) <= 1e-9 * r.gmacs);
+  }
+  assert.equal(got.page, { bar: 1, rows: 3, bars: 3, download: true });
+  assert.ok(lines.some((l) => l.includes('dsconv-f32 timing, round 3/3')), 'progress reached the last round');
+});
+
+test.run();
