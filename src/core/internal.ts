@@ -8,3 +8,5 @@ export { DSCONV_TABLE, FLOAT_TABLE, selectDsconv, selectConv, dsconvFits, type D
 export { blocks, packIgemm, packDequant, packFloat, packDepthwise, roundUp } from './pack.js';
 export { parseGeometry, indirection, resolve } from './geometry.js';
 export { roundHalfEven } from './quantize.js';
+export { dsconvPath, floatPath } from './layers/paths.js';
+export type { ConvPath, AccLayout } from './layers/path.js';

@@ -64,7 +64,7 @@ export async function readWasm(url: string | URL, what: string): Promise<Bytes |
     // fails on a literal 'node:fs/promises' there) and the comments keep webpack and Vite from
     // warning about it; this branch only runs in Node.
     const fs = 'node:fs/promises';
-    const { readFile } = await import(/* webpackIgnore: true */ /* @vite-ignore */ fs) as typeof import('node:fs/promises');
+    const { readFile } = await import(/* webpackIgnore: true */ /* @vite-ignore */ fs) as { readFile(path: string | URL): Promise<Uint8Array> };
     try {
       return await readFile(u ?? text);
     } catch (e) {

@@ -5,7 +5,7 @@ import { rt } from '../runtime.js';
 import { float32Array, requireFinite } from '../validate.js';
 import { ConvLayer } from './conv-layer.js';
 import type { ConvPath } from './path.js';
-import { F32DwconvPath, F32IgemmPath } from './f32-paths.js';
+import { floatPath } from './paths.js';
 import { weightCount, weightShape } from './weights.js';
 
 export class Conv2d extends ConvLayer {
@@ -22,9 +22,7 @@ export class Conv2d extends ConvLayer {
     requireFinite('weights', weights);
     super(g, bias);
     this.kernel = selectConv(r.build, g);
-    this.path = this.kernel.path === 'f32-dwconv'
-      ? new F32DwconvPath(g, this.kernel, weights, this.keep)
-      : new F32IgemmPath(g, this.kernel, weights, this.keep);
+    this.path = floatPath(this.kernel, g, weights, this.keep);
   }
 }
 

@@ -9,10 +9,8 @@ import { rt } from '../runtime.js';
 import { float32Array, finiteFloat32Array, object, describe, requireFinite } from '../validate.js';
 import { encodeLayer, decodeLayer } from '../serialize.js';
 import { ConvLayer } from './conv-layer.js';
-import type { ConvPath, Keep } from './path.js';
-import { IgemmPath } from './igemm-path.js';
-import { DequantPath } from './dequant-path.js';
-import { DepthwisePath } from './depthwise-path.js';
+import type { ConvPath } from './path.js';
+import { dsconvPath } from './paths.js';
 import { weightCount, weightShape } from './weights.js';
 
 /** Storage of the quantized weights at rest (what toBytes writes for them). */
@@ -41,7 +39,7 @@ export class DSConv2d extends ConvLayer {
     this.kds = qw.scales.slice();
     const b = blocks(g, qz.blockSize);
     this.kernel = selectDsconv(rt().build, g, qz.bits, b.paddedLen);
-    this.path = dsconvPath(this.kernel, g, qz, qw, this.keep);
+    this.path = dsconvPath(this.kernel, g, qz, qw.q, qw.scales, this.keep);
   }
 
   /** Quantizes float32 OIHW weights ([outChannels][inChannels/groups][kh][kw]) into a layer. */
@@ -128,15 +126,6 @@ export class DSConv2d extends ConvLayer {
     this.setAffine(
       gamma === undefined ? undefined : finiteFloat32Array('gamma', gamma, c, '[outChannels]'),
       delta === undefined ? undefined : finiteFloat32Array('delta', delta, c, '[outChannels]'));
-  }
-}
-
-/** The execution path of a record, over the layer's weights. */
-function dsconvPath(rec: DsconvRecord, g: Geometry, qz: Quantization, qw: QuantizedWeights, keep: Keep): ConvPath {
-  switch (rec.path) {
-    case 'depthwise': return new DepthwisePath(g, qz.mantissaBits, rec, qw.q, qw.scales, qz.blockMode, keep);
-    case 'dequant': return new DequantPath(g, blocks(g, qz.blockSize), qz.mantissaBits, rec, qw.q, qw.scales, qz.blockMode, keep);
-    case 'igemm': return new IgemmPath(g, blocks(g, qz.blockSize), qz.mantissaBits, rec, qw.q, qw.scales, qz.blockMode, keep);
   }
 }
 
