@@ -1,16 +1,8 @@
-// Small seeded PRNG for reproducible tests: mulberry32 for uniforms,
-// Box–Muller for normals.
+// Seeded data for reproducible tests: the package's mulberry32 for uniforms, Box–Muller for normals.
+import { mulberry32 } from 'dsconv/reference';
 
 export function rng(seed) {
-  let s = seed >>> 0;
-  function uniform() {
-    // mulberry32: returns a float in [0, 1)
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
+  const uniform = mulberry32(seed);
   let spare = null;
   function normal() {
     if (spare !== null) {
@@ -32,23 +24,5 @@ export function rng(seed) {
 export function randn(r, n) {
   const out = new Float32Array(n);
   for (let k = 0; k < n; k++) out[k] = r.normal();
-  return out;
-}
-
-/** [n][c][h][w] -> [n][h][w][c]. */
-export function nchwToNhwc(x, n, c, h, w) {
-  const out = new Float32Array(x.length);
-  for (let b = 0; b < n; b++)
-    for (let k = 0; k < c; k++)
-      for (let p = 0; p < h * w; p++) out[(b * h * w + p) * c + k] = x[(b * c + k) * h * w + p];
-  return out;
-}
-
-/** [n][h][w][c] -> [n][c][h][w]. */
-export function nhwcToNchw(x, n, c, h, w) {
-  const out = new Float32Array(x.length);
-  for (let b = 0; b < n; b++)
-    for (let k = 0; k < c; k++)
-      for (let p = 0; p < h * w; p++) out[(b * c + k) * h * w + p] = x[(b * h * w + p) * c + k];
   return out;
 }

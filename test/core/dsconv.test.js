@@ -11,7 +11,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { init, DSConv2d } from 'dsconv';
-import { dsconvReference, bfpReference } from 'dsconv/reference';
+import { dsconvReference, bfpReference, nchwToNhwc } from 'dsconv/reference';
 import { quantizeWeights } from 'dsconv';
 import { rng } from '../util.js';
 
@@ -72,16 +72,6 @@ function outSize(H, W, kh, kw, stride, dilation, pad) {
   const oh = Math.floor((H + pad[0] + pad[2] - dy * (kh - 1) - 1) / sy) + 1;
   const ow = Math.floor((W + pad[1] + pad[3] - dx * (kw - 1) - 1) / sx) + 1;
   return [oh, ow];
-}
-
-function toNHWC(x, N, C, H, W) {
-  const out = new Float32Array(x.length);
-  for (let n = 0; n < N; n++) {
-    for (let c = 0; c < C; c++) {
-      for (let p = 0; p < H * W; p++) out[(n * H * W + p) * C + c] = x[(n * C + c) * H * W + p];
-    }
-  }
-  return out;
 }
 
 /** Index into an output in `layout` of element (n, o, y, x). */
@@ -253,7 +243,7 @@ function geometryOf(options, shape, pad) {
 /** Input in the config's layout (the layer's input) from the NCHW tensor. */
 function layerInput(c) {
   const { shape, x, options } = c;
-  return (shape.layout ?? 'NCHW') === 'NHWC' ? toNHWC(x, shape.batch ?? 1, options.inChannels, shape.height, shape.width) : x.slice();
+  return (shape.layout ?? 'NCHW') === 'NHWC' ? nchwToNhwc(x, shape.batch ?? 1, options.inChannels, shape.height * shape.width) : x.slice();
 }
 
 /**

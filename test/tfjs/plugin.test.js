@@ -15,9 +15,9 @@ import { init, DSConv2d, quantizeWeights } from 'dsconv';
 import { useDSConv } from 'dsconv/tfjs';
 import { fileIO } from 'dsconv/files';
 import { readImage, psnr, cropSquare } from 'dsconv/files';
-import { sqnrDb, dsconvReference } from 'dsconv/reference';
+import { sqnrDb, dsconvReference, nhwcToNchw } from 'dsconv/reference';
 import { writeGraphModel } from './graphmodel.js';
-import { rng, randn, nhwcToNchw } from '../util.js';
+import { rng, randn } from '../util.js';
 
 tf.env().set('IS_TEST', true); // silences tfjs's "install tfjs-node" banner
 await init();
@@ -193,11 +193,11 @@ test('the integer path loses nothing against a float64 simulation of DSCONV.md (
   // The reference in float64, NCHW, each layer's output rounded to float32 as a tensor stores it.
   const q = (w, shape, dw) => quantizeWeights(oihw(w, shape, dw), { outChannels: dw ? shape[2] : shape[3], groupChannels: dw ? 1 : shape[2], kh: shape[0], kw: shape[1] }, 4, 32, 'channels');
   const geo = (inChannels, height, width, outChannels, k, stride, padding, groups) => ({ batch: 3, inChannels, height, width, outChannels, kh: k, kw: k, stride: [stride, stride], padding, dilation: [1, 1], groups });
-  let h = nhwcToNchw(input.dataSync(), 3, 3, 14, 14);
+  let h = nhwcToNchw(input.dataSync(), 3, 3, 14 * 14);
   h = Float32Array.from(dsconvReference(h, q(weights.w1, [3, 3, 3, 40]), 'channels', geo(3, 14, 14, 40, 3, 2, [0, 0, 1, 1], 1), 32, 8, { bias: weights.b1, activation: 'relu' }));
   h = Float32Array.from(dsconvReference(h, q(weights.w2, [3, 3, 40, 1], true), 'channels', geo(40, 7, 7, 40, 3, 1, [0, 0, 0, 0], 40), 32, 8));
   const ref = dsconvReference(h, q(weights.w3, [1, 1, 40, 24]), 'channels', geo(40, 5, 5, 24, 1, 1, [0, 0, 0, 0], 1), 32, 8);
-  const got = nhwcToNchw(y, 3, 24, 5, 5);
+  const got = nhwcToNchw(y, 3, 24, 5 * 5);
   let peak = 0, worst = 0;
   for (let i = 0; i < ref.length; i++) { peak = Math.max(peak, Math.abs(ref[i])); worst = Math.max(worst, Math.abs(ref[i] - got[i])); }
   assert.ok(worst <= 1e-4 * peak, `max |diff| ${worst} vs peak ${peak}`);

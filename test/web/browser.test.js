@@ -20,7 +20,7 @@ const WASM = ['dsconv.wasm', 'dsconv-relaxed.wasm'];
 // No bundler: the page maps 'dsconv' to the package's own dist/core/index.js (whose imports are all relative).
 const NONCE = 'f0e1d2c3';
 const RAW_HTML = `<!doctype html><meta charset="utf-8"><title>dsconv unbundled</title>
-<script type="importmap" nonce="${NONCE}">{ "imports": { "dsconv": "/dist/core/index.js" } }</script>
+<script type="importmap" nonce="${NONCE}">{ "imports": { "dsconv": "/dist/core/index.js", "dsconv/reference": "/dist/reference/index.js" } }</script>
 <script type="module" src="/fixtures/browser-page.js"></script>`;
 
 let browser, server, page, js;
