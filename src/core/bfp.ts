@@ -2,6 +2,7 @@
 // the wasm pass itself (bfp_dequant), so there is one implementation of the arithmetic.
 import { BfpParam } from './abi.js';
 import { rt } from './runtime.js';
+import { bfpRecord } from './records.js';
 import { checkFinite, int } from './validate.js';
 import { QUANT_RANGES } from './options.js';
 
@@ -19,10 +20,9 @@ export function bfpDequantize(x: Float32Array, pixels: number, channels: number,
   const src = r.scratch.input.ensure(x.byteLength);
   const dst = r.scratch.image.ensure(x.byteLength);
   r.f32(src, x.length).set(x);
-  const bad = r.k.bfp_dequant(r.record(BfpParam, {
-    src, pixels, srcStride: channels, groups, groupChannels: cg, blockLen, nBlocks: Math.ceil(cg / blockLen),
-    mantissaBits, dst, dstStride: channels,
-  }));
+  const q = bfpRecord(r, src, pixels, channels, groups, cg, blockLen, Math.ceil(cg / blockLen), mantissaBits);
+  q[BfpParam.dst] = dst; q[BfpParam.dstStride] = channels;
+  const bad = r.k.bfp_dequant(r.paramsPtr);
   if (bad) checkFinite('input', x, r.k.f32_find_nonfinite(src, x.length));
   return r.f32(dst, x.length).slice();
 }

@@ -4,6 +4,7 @@
 import { Heap, Scratch } from './heap.js';
 import type { Kernels, ExportName } from './exports.js';
 import { EXPORTS } from './exports.js';
+import { BfpParam, ConvParam, EpilogueParam } from './abi.js';
 
 /** The two binaries: portable fixed-width SIMD, and the same kernels plus relaxed-SIMD ones. */
 export type Build = 'simd' | 'relaxed';
@@ -20,25 +21,25 @@ export interface ScratchSet {
   zero: Scratch;    // all zeros: what padded taps read
 }
 
-/** An abi.ts enum: member names to slots, ending in `count`. */
-type RecordEnum = { count: number };
-type Fields<E> = Exclude<keyof E, 'count'>;
-
 export class Runtime {
   /** The exports layers call; swapped for a timed copy while profile() runs. */
   k: Kernels;
   readonly heap: Heap;
   readonly scratch: ScratchSet;
   private zeroBytes = 0;
-  private readonly params: number; // one record's slots: kernels read their record on entry
-  private static readonly PARAM_SLOTS = 32;
+  /** Where params() writes: room for the longest record. */
+  readonly paramsPtr: number;
+  private readonly paramSlots = Math.max(ConvParam.count, BfpParam.count, EpilogueParam.count);
+  private paramsBuffer?: ArrayBuffer;
+  private paramsI32?: Int32Array;
+  private paramsF32View?: Float32Array;
 
   constructor(kernels: Kernels, readonly build: Build) {
     this.k = kernels;
     this.heap = new Heap(kernels.memory, kernels.heap_base());
     const s = () => new Scratch(this.heap);
     this.scratch = { input: s(), output: s(), image: s(), mant: s(), scale: s(), acc: s(), weights: s(), zero: s() };
-    this.params = this.heap.alloc(Runtime.PARAM_SLOTS * 4);
+    this.paramsPtr = this.heap.alloc(this.paramSlots * 4);
   }
 
   get memoryBytes(): number {
@@ -58,17 +59,25 @@ export class Runtime {
   }
 
   /**
-   * Writes a parameter record of `layout` (an abi.ts enum): the named i32 fields, then the named
-   * f32 ones; fields not named are 0. Returns its address, valid until the next record.
+   * Starts a parameter record (abi.ts) of `slots` 32-bit slots, zeroed, and returns them: the
+   * caller writes each field by name, p[ConvParam.npix] = n (floats through paramsF32), then
+   * passes paramsPtr to the kernel. One region serves every record: kernels read theirs on entry.
+   * Fields written by constant name cost a few ns; a generic writer over an object cost 10x that,
+   * which small layers felt.
    */
-  record<E extends RecordEnum>(layout: E, ints: Partial<Record<Fields<E>, number>>, floats: Partial<Record<Fields<E>, number>> = {}): number {
-    const slots = layout.count;
-    const i = this.i32(this.params, slots).fill(0);
-    const f = this.f32(this.params, slots);
-    const slot = layout as unknown as Record<string, number>;
-    for (const name in ints) i[slot[name]] = (ints as Record<string, number>)[name];
-    for (const name in floats) f[slot[name]] = (floats as Record<string, number>)[name];
-    return this.params;
+  params(slots: number): Int32Array {
+    if (this.paramsBuffer !== this.k.memory.buffer) {
+      // Views made again only when memory has grown: a call writes several records.
+      this.paramsBuffer = this.k.memory.buffer;
+      this.paramsI32 = new Int32Array(this.paramsBuffer, this.paramsPtr, this.paramSlots);
+      this.paramsF32View = new Float32Array(this.paramsBuffer, this.paramsPtr, this.paramSlots);
+    }
+    return this.paramsI32!.fill(0, 0, slots);
+  }
+
+  /** The record region as f32 slots, for the fields abi.ts marks f32 (after params()). */
+  get paramsF32(): Float32Array {
+    return this.paramsF32View!;
   }
 
   /** A zero-filled region of at least `bytes` bytes, stable until a larger one is asked for. */

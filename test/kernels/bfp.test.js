@@ -17,6 +17,16 @@ await init();
 const r = rt();
 const k = r.k;
 
+/** A BfpParam record with the named fields (the rest 0); returns its address for the kernel. */
+function bfpParams(fields) {
+  const q = r.params(BfpParam.count);
+  for (const [name, v] of Object.entries(fields)) {
+    assert.type(BfpParam[name], 'number', `BfpParam has a field ${name}`);
+    q[BfpParam[name]] = v;
+  }
+  return r.paramsPtr;
+}
+
 const FMAX = 3.4028234663852886e38; // (2 - 2^-23) * 2^127
 const MS = [2, 3, 4, 5, 6, 7, 8];
 const BS = [1, 3, 4, 7, 8, 16, 32, 64];
@@ -226,7 +236,7 @@ function checkQuantize(x, pixels, groups, cg, B, m, extra, label, narrow = false
 
     // The i8 records carry sumScale * (sum of the block's mantissas); vary sumScale by call.
     const sumScale = [-8, -64, 1, -1][(pixels + cg) % 4];
-    (narrow ? k.bfp_quantize_i8 : k.bfp_quantize_i16)(r.record(BfpParam, {
+    (narrow ? k.bfp_quantize_i8 : k.bfp_quantize_i16)(bfpParams({
       src, pixels, srcStride, groups, groupChannels: cg, blockLen, nBlocks, mantissaBits: m, dst: mant, dstStride: mantStride, paddedLen, scale, sumScale,
     }));
 
@@ -370,7 +380,7 @@ function checkDequantNhwc(x, pixels, groups, cg, B, m, extra, label) {
       for (let c = 0; c < srcStride; c++) s[p * srcStride + c] = c < C ? x[p * C + c] : JUNK[(p + c) % JUNK.length];
     }
     r.u8(dst, pixels * dstStride * 4 + GUARD).fill(0xa5);
-    k.bfp_dequant(r.record(BfpParam, { src, pixels, srcStride, groups, groupChannels: cg, blockLen, nBlocks, mantissaBits: m, dst, dstStride }));
+    k.bfp_dequant(bfpParams({ src, pixels, srcStride, groups, groupChannels: cg, blockLen, nBlocks, mantissaBits: m, dst, dstStride }));
     const ref = bfpReference(x, pixels, C, groups, B, m);
     const d = r.f32(dst, pixels * dstStride);
     const u = r.u8(dst, pixels * dstStride * 4 + GUARD);
@@ -438,7 +448,7 @@ test('bfp_quantize_i16: zero pixels writes nothing', () => {
   try {
     r.u8(mant, 64).fill(0xa5);
     r.u8(scale, 64).fill(0xa5);
-    k.bfp_quantize_i16(r.record(BfpParam, { src, pixels: 0, srcStride: 4, groups: 1, groupChannels: 4, blockLen: 4, nBlocks: 1, mantissaBits: 8, dst: mant, dstStride: 4, paddedLen: 4, scale }));
+    k.bfp_quantize_i16(bfpParams({ src, pixels: 0, srcStride: 4, groups: 1, groupChannels: 4, blockLen: 4, nBlocks: 1, mantissaBits: 8, dst: mant, dstStride: 4, paddedLen: 4, scale }));
     assert.ok(r.u8(mant, 64).every((v) => v === 0xa5));
     assert.ok(r.u8(scale, 64).every((v) => v === 0xa5));
   } finally {
@@ -464,7 +474,7 @@ function checkDequant(x, pixels, channels, m, srcExtra, dstExtra, label) {
       for (let c = 0; c < srcStride; c++) s[p * srcStride + c] = c < channels ? x[p * channels + c] : JUNK[(p + c) % JUNK.length];
     }
     r.u8(dst, dstBytes + GUARD).fill(0xa5);
-    k.bfp_dequant_c1(r.record(BfpParam, { src, pixels, srcStride, groups: channels, groupChannels: 1, mantissaBits: m, dst, dstStride }));
+    k.bfp_dequant_c1(bfpParams({ src, pixels, srcStride, groups: channels, groupChannels: 1, mantissaBits: m, dst, dstStride }));
     const ref = bfpReference(x, pixels, channels, 1, 1, m);
     const D = r.f32(dst, pixels * dstStride);
     const bad = r.u8(dst + dstBytes, GUARD).findIndex((v) => v !== 0xa5);

@@ -91,11 +91,14 @@ export abstract class ConvLayer {
       const dst = outPtr + n * g.outChannels * npix * 4;
       for (let c = 0; c < calls; c++) {
         const ch = c * groupChannels;
-        r.k.f32_epilogue(r.record(EpilogueParam, {
-          src: acc + c * groupStride * 4, srcStride: stride, pixels: npix, channels: groupChannels,
-          dst: dst + (nchw ? ch * npix : ch) * 4, dstPixStride: nchw ? 1 : g.outChannels, dstChanStride: nchw ? npix : 1,
-          scale: epi + ch * 4, shift: epi + (g.outChannels + ch) * 4,
-        }, { lo, hi }));
+        const e = r.params(EpilogueParam.count);
+        e[EpilogueParam.src] = acc + c * groupStride * 4; e[EpilogueParam.srcStride] = stride;
+        e[EpilogueParam.pixels] = npix; e[EpilogueParam.channels] = groupChannels;
+        e[EpilogueParam.dst] = dst + (nchw ? ch * npix : ch) * 4;
+        e[EpilogueParam.dstPixStride] = nchw ? 1 : g.outChannels; e[EpilogueParam.dstChanStride] = nchw ? npix : 1;
+        e[EpilogueParam.scale] = epi + ch * 4; e[EpilogueParam.shift] = epi + (g.outChannels + ch) * 4;
+        r.paramsF32[EpilogueParam.lo] = lo; r.paramsF32[EpilogueParam.hi] = hi;
+        r.k.f32_epilogue(r.paramsPtr);
       }
     }
     if (out === undefined) return r.f32(outPtr, outLen).slice();

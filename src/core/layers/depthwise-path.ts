@@ -6,6 +6,7 @@ import type { DepthwiseRecord } from '../kernel-table.js';
 import type { BlockMode } from '../options.js';
 import { BfpParam, ConvParam } from '../abi.js';
 import { packDepthwise, roundUp } from '../pack.js';
+import { bfpRecord } from '../records.js';
 import { type AccLayout, type ConvPath, type Keep, depthwiseAcc } from './path.js';
 
 export class DepthwisePath implements ConvPath {
@@ -49,15 +50,15 @@ export class DepthwisePath implements ConvPath {
     const { g, rec, cp } = this;
     const s = r.scratch;
     const taps = g.kh * g.kw;
-    if (r.k[rec.bfp](r.record(BfpParam, {
-      src: image, pixels: hw, srcStride: this.imageStride, groups: g.inChannels, groupChannels: 1,
-      mantissaBits: this.mantissaBits, dst: s.mant.ptr, dstStride: cp,
-    }))) return true;
+    const q = bfpRecord(r, image, hw, this.imageStride, g.inChannels, 1, 1, 1, this.mantissaBits);
+    q[BfpParam.dst] = s.mant.ptr; q[BfpParam.dstStride] = cp;
+    if (r.k[rec.bfp](r.paramsPtr)) return true;
     r.k[rec.weights](this.wPtr, this.xiPtr, this.xiTapStride, taps, cp, s.weights.ptr);
-    r.k[rec.kernel](r.record(ConvParam, {
-      indirection: indir, npix: rows, taps, input: s.mant.ptr, inputStride: cp, zeroInput: zero,
-      channels: cp, weights: s.weights.ptr, output: s.acc.ptr, outputStride: cp,
-    }));
+    const p = r.params(ConvParam.count);
+    p[ConvParam.indirection] = indir; p[ConvParam.npix] = rows; p[ConvParam.taps] = taps;
+    p[ConvParam.input] = s.mant.ptr; p[ConvParam.inputStride] = cp; p[ConvParam.zeroInput] = zero;
+    p[ConvParam.channels] = cp; p[ConvParam.weights] = s.weights.ptr; p[ConvParam.output] = s.acc.ptr; p[ConvParam.outputStride] = cp;
+    r.k[rec.kernel](r.paramsPtr);
     return false;
   }
 }

@@ -6,6 +6,7 @@ import type { DequantRecord } from '../kernel-table.js';
 import type { BlockMode } from '../options.js';
 import { BfpParam, ConvParam } from '../abi.js';
 import { type Blocks, packDequant } from '../pack.js';
+import { bfpRecord } from '../records.js';
 import { type AccLayout, type ConvPath, type Keep, tiledAcc } from './path.js';
 
 export class DequantPath implements ConvPath {
@@ -43,17 +44,17 @@ export class DequantPath implements ConvPath {
     const cg = g.groupChannels;
     const taps = g.kh * g.kw;
     const nTiles = this.acc.groupStride / rec.nr;
-    if (r.k[rec.bfp](r.record(BfpParam, {
-      src: image, pixels: hw, srcStride: this.imageStride, groups: g.groups, groupChannels: cg,
-      blockLen: b.blockLen, nBlocks: b.nBlocks, mantissaBits: this.mantissaBits, dst: s.mant.ptr, dstStride: g.inChannels,
-    }))) return true;
+    const q = bfpRecord(r, image, hw, this.imageStride, g.groups, cg, b.blockLen, b.nBlocks, this.mantissaBits);
+    q[BfpParam.dst] = s.mant.ptr; q[BfpParam.dstStride] = g.inChannels;
+    if (r.k[rec.bfp](r.paramsPtr)) return true;
     r.k[rec.weights](this.wPtr, this.xiPtr, g.groups * nTiles * taps, cg, b.blockLen, b.nBlocks, s.weights.ptr);
     for (let grp = 0; grp < g.groups; grp++) {
-      r.k[rec.kernel](r.record(ConvParam, {
-        indirection: indir, npix: rows, taps, input: s.mant.ptr + grp * cg * 4, inputStride: g.inChannels, zeroInput: zero,
-        channels: cg, weights: s.weights.ptr + grp * this.groupWeightBytes * 4, nTiles,
-        output: s.acc.ptr + grp * this.acc.groupStride * 4, outputStride: this.acc.stride,
-      }));
+      const p = r.params(ConvParam.count);
+      p[ConvParam.indirection] = indir; p[ConvParam.npix] = rows; p[ConvParam.taps] = taps;
+      p[ConvParam.input] = s.mant.ptr + grp * cg * 4; p[ConvParam.inputStride] = g.inChannels; p[ConvParam.zeroInput] = zero;
+      p[ConvParam.channels] = cg; p[ConvParam.weights] = s.weights.ptr + grp * this.groupWeightBytes * 4; p[ConvParam.nTiles] = nTiles;
+      p[ConvParam.output] = s.acc.ptr + grp * this.acc.groupStride * 4; p[ConvParam.outputStride] = this.acc.stride;
+      r.k[rec.kernel](r.paramsPtr);
     }
     return false;
   }

@@ -33,12 +33,13 @@ export class F32IgemmPath implements ConvPath {
     const g = this.g;
     const acc = r.scratch.acc.ptr;
     for (let grp = 0; grp < g.groups; grp++) {
-      r.k[this.rec.kernel](r.record(ConvParam, {
-        indirection: indir, npix: rows, taps: g.kh * g.kw, input: image + grp * g.groupChannels * 4,
-        inputStride: this.imageStride, zeroInput: zero, channels: g.groupChannels,
-        weights: this.wPtr + grp * this.groupFloats * 4, nTiles: this.acc.groupStride / this.rec.nr,
-        output: acc + grp * this.acc.groupStride * 4, outputStride: this.acc.stride,
-      }));
+      const p = r.params(ConvParam.count);
+      p[ConvParam.indirection] = indir; p[ConvParam.npix] = rows; p[ConvParam.taps] = g.kh * g.kw;
+      p[ConvParam.input] = image + grp * g.groupChannels * 4; p[ConvParam.inputStride] = this.imageStride; p[ConvParam.zeroInput] = zero;
+      p[ConvParam.channels] = g.groupChannels; p[ConvParam.weights] = this.wPtr + grp * this.groupFloats * 4;
+      p[ConvParam.nTiles] = this.acc.groupStride / this.rec.nr;
+      p[ConvParam.output] = acc + grp * this.acc.groupStride * 4; p[ConvParam.outputStride] = this.acc.stride;
+      r.k[this.rec.kernel](r.paramsPtr);
     }
     return false;
   }
@@ -67,10 +68,11 @@ export class F32DwconvPath implements ConvPath {
 
   run(r: Runtime, image: number, _hw: number, indir: number, rows: number, zero: number): boolean {
     const cp = this.imageStride;
-    r.k[this.rec.kernel](r.record(ConvParam, {
-      indirection: indir, npix: rows, taps: this.g.kh * this.g.kw, input: image, inputStride: cp, zeroInput: zero,
-      channels: cp, weights: this.wPtr, output: r.scratch.acc.ptr, outputStride: cp,
-    }));
+    const p = r.params(ConvParam.count);
+    p[ConvParam.indirection] = indir; p[ConvParam.npix] = rows; p[ConvParam.taps] = this.g.kh * this.g.kw;
+    p[ConvParam.input] = image; p[ConvParam.inputStride] = cp; p[ConvParam.zeroInput] = zero;
+    p[ConvParam.channels] = cp; p[ConvParam.weights] = this.wPtr; p[ConvParam.output] = r.scratch.acc.ptr; p[ConvParam.outputStride] = cp;
+    r.k[this.rec.kernel](r.paramsPtr);
     return false;
   }
 }

@@ -6,6 +6,7 @@ import type { IgemmRecord } from '../kernel-table.js';
 import type { BlockMode } from '../options.js';
 import { BfpParam, ConvParam } from '../abi.js';
 import { type Blocks, packIgemm } from '../pack.js';
+import { bfpRecord } from '../records.js';
 import { type AccLayout, type ConvPath, type Keep, tiledAcc } from './path.js';
 
 export class IgemmPath implements ConvPath {
@@ -49,23 +50,23 @@ export class IgemmPath implements ConvPath {
     const slots = g.groups * b.nBlocks;
     const { mantBytes, recordBytes } = rec.bfp;
     // The relaxed kernels start each block from -z·ΣM, which the int8 pass writes beside its scale.
-    const nonFinite = r.k[rec.bfp.pass](r.record(BfpParam, {
-      src: image, pixels: hw, srcStride: this.imageStride, groups: g.groups, groupChannels: g.groupChannels,
-      blockLen: b.blockLen, nBlocks: b.nBlocks, mantissaBits: this.mantissaBits,
-      dst: s.mant.ptr, dstStride: slots * b.paddedLen, paddedLen: b.paddedLen, scale: s.scale.ptr, sumScale: -rec.zeroPoint,
-    }));
-    if (nonFinite) return true;
+    const q = bfpRecord(r, image, hw, this.imageStride, g.groups, g.groupChannels, b.blockLen, b.nBlocks, this.mantissaBits);
+    q[BfpParam.dst] = s.mant.ptr; q[BfpParam.dstStride] = slots * b.paddedLen; q[BfpParam.paddedLen] = b.paddedLen;
+    q[BfpParam.scale] = s.scale.ptr; q[BfpParam.sumScale] = -rec.zeroPoint;
+    if (r.k[rec.bfp.pass](r.paramsPtr)) return true;
     const kernel = r.k[rec.kernel]!;
     for (let grp = 0; grp < g.groups; grp++) {
-      kernel(r.record(ConvParam, {
-        indirection: indir, npix: rows, taps: g.kh * g.kw,
-        input: s.mant.ptr + grp * b.nBlocks * b.paddedLen * mantBytes, inputStride: slots * b.paddedLen, zeroInput: zero,
-        scale: s.scale.ptr + grp * b.nBlocks * recordBytes, scaleStride: slots, zeroScale: zero,
-        nBlocks: b.nBlocks, paddedLen: b.paddedLen,
-        weights: this.wPtr + grp * this.groupWeightBytes, xi: this.xiPtr + grp * this.groupXiFloats * 4,
-        nTiles: this.acc.groupStride / rec.nr, output: s.acc.ptr + grp * this.acc.groupStride * 4, outputStride: this.acc.stride,
-        wide: s.weights.ptr,
-      }));
+      const p = r.params(ConvParam.count);
+      p[ConvParam.indirection] = indir; p[ConvParam.npix] = rows; p[ConvParam.taps] = g.kh * g.kw;
+      p[ConvParam.input] = s.mant.ptr + grp * b.nBlocks * b.paddedLen * mantBytes;
+      p[ConvParam.inputStride] = slots * b.paddedLen; p[ConvParam.zeroInput] = zero;
+      p[ConvParam.scale] = s.scale.ptr + grp * b.nBlocks * recordBytes; p[ConvParam.scaleStride] = slots; p[ConvParam.zeroScale] = zero;
+      p[ConvParam.nBlocks] = b.nBlocks; p[ConvParam.paddedLen] = b.paddedLen;
+      p[ConvParam.weights] = this.wPtr + grp * this.groupWeightBytes; p[ConvParam.xi] = this.xiPtr + grp * this.groupXiFloats * 4;
+      p[ConvParam.nTiles] = this.acc.groupStride / rec.nr;
+      p[ConvParam.output] = s.acc.ptr + grp * this.acc.groupStride * 4; p[ConvParam.outputStride] = this.acc.stride;
+      p[ConvParam.wide] = s.weights.ptr;
+      kernel(r.paramsPtr);
     }
     return false;
   }
