@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The classifier fidelity table of the README: nsfwjs's MobileNetV2 (5 classes, 224x224), B = 32,
+# The classifier fidelity table of docs/BENCHMARKS.md: nsfwjs's MobileNetV2 (5 classes, 224x224), B = 32,
 # m = 8, depthwise 'taps' (one scale per channel), data-free and calibrated on 64 photo crops,
 # evaluated on 64 crops of other photos. Writes /tmp/fid-{free,cal}-BITS.{txt,json}.
 # Usage: npm run build && bash tools/fidelity.sh [PHOTO_DIR]

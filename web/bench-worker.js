@@ -1,4 +1,4 @@
-// The benchmark page's worker: runs the Node benchmark's runner (src/bench.ts) on this package's
+// The benchmark page's worker: runs the Node benchmark's runner (src/bench/) on this package's
 // engines, off the page's thread, so the page keeps drawing while calls are timed back to back.
 import './benchmark-host.js';
 import { runBench, dsconvEngines, selectLayers, SUITE } from 'dsconv/bench';

@@ -1,9 +1,10 @@
 // Block floating point, the arithmetic every BFP kernel shares (a template, not itself exported):
 // float32 activations -> integer mantissas + one scale per block.
-// All work is done on the float32 bit pattern (DSCONV.md, "Activations"): the block exponent is
-// the largest exponent field, and each value is moved to that exponent by adding to its own
-// exponent field, which is exact whenever the result is a normal float. A result below 0.5 rounds
-// to 0 whatever its exact value, so lanes that would leave the normal range are simply zeroed.
+// All work is done on the float32 bit pattern (docs/ARITHMETIC.md, "Activations"): the block
+// exponent is the largest exponent field, and each value is moved to that exponent by adding to
+// its own exponent field, which is exact whenever the result is a normal float. A result below 0.5
+// rounds to 0 whatever its exact value, so lanes that would leave the normal range are simply
+// zeroed.
 
 import { BfpParam, arg, ptr } from '../params';
 

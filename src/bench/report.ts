@@ -72,7 +72,7 @@ export function benchJson(results: readonly BenchResult[], env: { node: string; 
 }
 
 /**
- * The README's table, from a --json document: GMAC/s per layer (rows) and engine (columns), then
+ * The table of docs/BENCHMARKS.md, from a --json document: GMAC/s per layer (rows) and engine (columns), then
  * the speed of dsconv-int4 and dsconv-int8 relative to each baseline that was run.
  */
 export function markdownTable(doc: BenchJson): string {

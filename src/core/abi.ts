@@ -1,7 +1,7 @@
 // The kernel ABI: the parameter records the host writes into wasm memory and the kernels read.
 // This one file is compiled twice, by AssemblyScript into the kernels (through assembly/params.ts)
-// and by tsc into the host (core/kernels.ts), so the two sides cannot disagree on where a field
-// is. A record is a run of 32-bit slots, one per member, in member order; a slot holds an i32
+// and by tsc into the host (core/layers/ writes the records), so the two sides cannot disagree on
+// where a field is. A record is a run of 32-bit slots, one per member, in member order; a slot holds an i32
 // (byte offsets, counts, strides in elements) unless its comment says f32. Plain numeric enums
 // only, with no initialisers: both compilers number their members alike. Each enum ends with
 // `count`, the record's length in slots.

@@ -8,8 +8,8 @@ import { QUANT_RANGES } from './options.js';
 
 /**
  * Each value of an NHWC float32 tensor (`pixels` x `channels`) replaced by its dequantized BFP
- * value M · 2^(E-m+2) (DSCONV.md, "Activations"), blocks of `blockSize` channels inside each of
- * `groups` groups: exactly what a DSConv layer's integer path computes with. A NaN or ±Inf is a
+ * value M · 2^(E-m+2) (docs/ARITHMETIC.md, "Activations"), blocks of `blockSize` channels inside
+ * each of `groups` groups: exactly what a DSConv layer's integer path computes with. A NaN or ±Inf is a
  * RangeError naming it.
  */
 export function bfpDequantize(x: Float32Array, pixels: number, channels: number, groups: number, blockSize: number, mantissaBits: number): Float32Array {

@@ -1,5 +1,6 @@
-// The one internal entry, for the kernel tests only (not in package.json's exports): the runtime
-// and its records, the kernel table, and the packers, so each kernel can be run directly.
+// The one internal entry (not in package.json's exports), for the tests that reach below the public
+// API: the kernel tests (the runtime and its records, the kernel table, the packers and paths, so
+// each kernel can be run directly), the runtime's scratch accounting, and the VQK rounding.
 export { rt, Runtime, type Build } from './runtime.js';
 export { loadRuntime } from './init.js';
 export { EXPORTS, type Kernels, type ExportName } from './exports.js';

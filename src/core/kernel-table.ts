@@ -53,7 +53,8 @@ export interface IgemmRecord {
 /**
  * DSConv on blocks of at most 4 channels (an RGB stem, B <= 4): there the integer kernels do one
  * or two dot steps per float rescale, and the float kernel on exactly dequantized values is
- * about twice as fast (DSCONV.md allows any evaluation order up to float32 rounding of the sums).
+ * about twice as fast (docs/ARITHMETIC.md allows any evaluation order up to float32 rounding of
+ * the sums).
  */
 export interface DequantRecord {
   path: 'dequant';

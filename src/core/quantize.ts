@@ -1,5 +1,5 @@
 // Weight quantization for DSConv: VQK (b-bit integers) and KDS (block scales),
-// plus nibble/byte packing. Arithmetic follows shared/DSCONV.md exactly.
+// plus nibble/byte packing. Arithmetic follows docs/ARITHMETIC.md exactly.
 import { type BlockMode, QUANT_RANGES } from './options.js';
 import { requireFinite } from './validate.js';
 
@@ -74,7 +74,7 @@ function quantizeBlock(w: Float32Array, idx: number[], bits: number, q: Int8Arra
   let den = 0;
   for (const k of idx) {
     // Multiply then divide: the product is exact, so the quotient is rounded
-    // once and exact ties stay ties (see DSCONV.md step 2).
+    // once and exact ties stay ties (see docs/ARITHMETIC.md step 2).
     const t = (lo * w[k]) / mx;
     const v = Math.min(hi, Math.max(lo, roundHalfEven(t)));
     q[k] = v;

@@ -1,6 +1,6 @@
 // Plain scalar references for DSConv (float64, simple loops). Written for
 // clarity: the fast kernels are tested against these, so they follow
-// shared/DSCONV.md literally rather than cleverly.
+// docs/ARITHMETIC.md literally rather than cleverly.
 
 // They share with the package only types, the argument checks' messages and the output-size
 // formula.

@@ -1,4 +1,4 @@
-// DSConv2d (wasm) against dsconvReference (float64, DSCONV.md "The convolution"):
+// DSConv2d (wasm) against dsconvReference (float64, docs/ARITHMETIC.md "The convolution"):
 //   1. a seeded randomized sweep of >= 2000 layer configurations, outputs within 1e-5 x the
 //      largest |output| of the call before relu/relu6, and the VQK/KDS equal to quantizeWeights;
 //   2. configurations where no float rounding can happen (power-of-two scales, BFP-exact inputs),

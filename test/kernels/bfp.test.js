@@ -1,4 +1,4 @@
-// The wasm BFP kernels against bfpReference (DSCONV.md, "Activations"), bit for bit:
+// The wasm BFP kernels against bfpReference (docs/ARITHMETIC.md, "Activations"), bit for bit:
 //   bfp_quantize_i16    mantissas (int16, padded blocks) and block scales 2^(E-m+2) (float32)
 //   bfp_quantize_i8     the same as int8 mantissas, with sumScale * (sum of each block's mantissas)
 //   bfp_dequant_c1      one-channel blocks written back as M * 2^(E-m+2) (float32)

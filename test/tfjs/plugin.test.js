@@ -182,7 +182,7 @@ test('graph model from local files: each conv equals the package API chained by 
   for (const l of [l1, l2, l3]) l.dispose();
 });
 
-test('the integer path loses nothing against a float64 simulation of DSCONV.md (graph model, 4-bit)', async () => {
+test('the integer path loses nothing against a float64 simulation of docs/ARITHMETIC.md (graph model, 4-bit)', async () => {
   await tf.setBackend('wasm');
   const { dir, weights } = writeGraphModel(mkdtempSync(join(tmpdir(), 'dsconv-gm-')), 21);
   const model = await tfc.loadGraphModel(fileIO(join(dir, 'model.json')));
