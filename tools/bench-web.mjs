@@ -57,31 +57,21 @@ export async function runHeadless(browser, url, query, onLine = () => {}) {
   }
 }
 
-function parseArgs(argv) {
-  const a = { port: 0, headless: false, query: {} };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new RangeError(`${flag} needs a value`);
-      return v;
-    };
-    if (flag === '--headless') a.headless = true;
-    else if (flag === '--quick') a.query.quick = '1';
-    else if (flag === '--port') {
-      a.port = Number(value());
-      if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new RangeError(`--port must be an integer in [0, 65535], got ${argv[i]}`);
-    } else if (flag === '--layers') a.query.layers = value();
-    else if (flag === '--layout') a.query.layout = value();
-    else if (flag === '--engines') a.query.engines = value();
-    else if (flag === '--build') a.query.build = value();
-    else if (flag === '--json') a.json = value();
-    else if (flag === '--svg') a.svg = value();
-    else if (flag === '--help' || flag === '-h') a.help = true;
-    else throw new RangeError(`unknown option ${flag}`);
+/**
+ * The command line, read by the dsconv CLI's own reader (util.parseArgs, strict; dist/cli/args.js)
+ * so that both take and refuse flags alike. The page's options keep the order they were given in.
+ */
+function parseArgs(argv, { readFlags, int, text, UsageError }) {
+  const f = readFlags(argv, {
+    port: int(0, 65535), headless: 'boolean', quick: 'boolean', layers: text, layout: text, engines: text, build: text, json: text, svg: text,
+  });
+  if ((f.json || f.svg) && !f.headless) throw new UsageError('--json and --svg need --headless (the page offers the JSON itself)');
+  const query = {};
+  for (const [k, v] of Object.entries(f)) {
+    if (k === 'quick') query.quick = '1';
+    else if (['layers', 'layout', 'engines', 'build'].includes(k)) query[k] = v;
   }
-  if ((a.json || a.svg) && !a.headless) throw new RangeError('--json and --svg need --headless (the page offers the JSON itself)');
-  return a;
+  return { port: f.port ?? 0, headless: f.headless === true, query, json: f.json, svg: f.svg };
 }
 
 /** ms, GMAC/s and the speed relative to dsconv-f32 (the peers of `dsconv bench` are not in the page). */
@@ -100,18 +90,27 @@ function write(file, text) {
   writeFileSync(file, text);
 }
 
+/** Resolves with the exit status: 2 for a usage error, which is printed with the usage. */
 async function main(argv) {
-  const a = parseArgs(argv);
-  if (a.help) {
+  if (argv.includes('--help') || argv.includes('-h')) {
     console.log(USAGE);
-    return;
+    return 0;
+  }
+  const cli = await import('../dist/cli/args.js');
+  let a;
+  try {
+    a = parseArgs(argv, cli);
+  } catch (e) {
+    if (!(e instanceof cli.UsageError)) throw e;
+    console.error(`bench:web: ${e.message}\n\n${USAGE}`);
+    return 2;
   }
   const server = await serve(await benchRoutes(), { port: a.port });
   if (!a.headless) {
     const preset = new URLSearchParams(a.query).toString();
     console.log(`dsconv bench page: ${server.url}/${preset ? `?${preset}` : ''}`);
     console.log('Open it in a browser; Ctrl-C stops the server.');
-    return;
+    return 0;
   }
   const browser = await launchChromium();
   try {
@@ -128,12 +127,12 @@ async function main(argv) {
     await browser.close();
     await server.close();
   }
+  return 0;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).catch((e) => {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => {
     console.error(`bench:web: ${e.message}`);
-    if (e instanceof RangeError) console.error(`\n${USAGE}`);
-    process.exitCode = e instanceof RangeError ? 2 : 1;
+    process.exitCode = 1;
   });
 }

@@ -2,7 +2,7 @@
 // on tfjs-backend-wasm (XNNPACK), then through the plug-in with DSConv 4-bit (B = 32, m = 8).
 // Models: the RDN upscaler on its 128x128 fixture, nsfwjs's MobileNetV2 at 224x224.
 // Usage: npm run build && node tools/timing.mjs
-import { loadTf } from '../dist/cli/model-commands.js';
+import { loadTf } from '../dist/cli/model.js';
 import { init } from 'dsconv';
 import { useDSConv } from 'dsconv/tfjs';
 import { fileIO, readImage } from 'dsconv/files';

@@ -13,11 +13,11 @@
 //    All stay within the DSConv format: b-bit VQK, one ξ per block, an affine per channel.
 import { int, object, oneOf, or, describe } from '../../core/validate.js';
 import type { DSConvPlugin, PluginLayer } from '../types.js';
-import type { CalibrateOptions, CalibrationMethod, CalibrationReport, LayerStats, Runnable } from './types.js';
+import { type CalibrateOptions, type CalibrationMethod, type CalibrationReport, type LayerStats, type Runnable, CALIBRATION_METHODS, DEFAULT_SAMPLES } from './types.js';
 import { floatConv, gather, outputNhwc, positions } from './samples.js';
 import { fitLayer } from './fit.js';
 
-export type { CalibrateOptions, CalibrationMethod, CalibrationReport, LayerStats, Runnable } from './types.js';
+export { type CalibrateOptions, type CalibrationMethod, type CalibrationReport, type LayerStats, type Runnable, CALIBRATION_METHODS, DEFAULT_SAMPLES } from './types.js';
 export { MAX_HESSIAN } from './rounding.js';
 
 /**
@@ -33,11 +33,11 @@ export async function calibrate(plugin: DSConvPlugin, model: Runnable, images: u
   const shape = (images as { shape?: number[] })?.shape;
   if (!Array.isArray(shape) || shape.length < 1) throw new TypeError(`images must be a tf.Tensor batch, got ${describe(images)}`);
   const o = object('options', options);
-  const methods = (o.methods === undefined ? ['rounding', 'scales', 'cds'] : o.methods) as unknown[];
+  const methods = (o.methods === undefined ? CALIBRATION_METHODS : o.methods) as unknown[];
   if (!Array.isArray(methods)) throw new TypeError(`options.methods must be an array of 'cds', 'scales', 'rounding', got ${describe(methods)}`);
-  methods.forEach((m, i) => oneOf(`options.methods[${i}]`, m, ['cds', 'scales', 'rounding'] as const));
+  methods.forEach((m, i) => oneOf(`options.methods[${i}]`, m, CALIBRATION_METHODS));
   const target = oneOf('options.target', or(o.target, 'network'), ['network', 'layer'] as const);
-  const samples = int('options.samples', or(o.samples, 4096), 1);
+  const samples = int('options.samples', or(o.samples, DEFAULT_SAMPLES), 1);
   const seed = int('options.seed', or(o.seed, 1), 0, 2 ** 31);
   if (o.onLayer !== undefined && typeof o.onLayer !== 'function') throw new TypeError(`options.onLayer must be a function, got ${describe(o.onLayer)}`);
 

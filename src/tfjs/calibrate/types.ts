@@ -2,6 +2,12 @@
 
 export type CalibrationMethod = 'cds' | 'scales' | 'rounding';
 
+/** Every method, in the order they are applied: the default. */
+export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['rounding', 'scales', 'cds'];
+
+/** Output positions sampled per layer by default. */
+export const DEFAULT_SAMPLES = 4096;
+
 export interface CalibrateOptions {
   /** What to fit, applied in the order rounding, scales, cds. Default ['rounding', 'scales', 'cds']. */
   methods?: CalibrationMethod[];

@@ -1,0 +1,103 @@
+// Command-line flags for every command: util.parseArgs (strict) with its errors reworded in the
+// commands' terms, and the value readers they share.
+import { parseArgs } from 'node:util';
+
+/** A mistake in the command line: the command prints it with its usage and exits with status 2. */
+export class UsageError extends Error {}
+
+/** A flag: 'boolean' (given or not), or a reader that checks its string value and converts it. */
+export type Flag = 'boolean' | ((value: string, flag: string) => unknown);
+
+/** The flags given: a reader's result, `true` for a boolean flag; absent when not given. */
+export type Flags<F extends Record<string, Flag>> = {
+  [K in keyof F]?: F[K] extends (value: string, flag: string) => infer T ? T : true;
+};
+
+/**
+ * Reads `argv` (no positional arguments). Each value is read in command-line order, so the first
+ * bad one is the one reported; a flag given twice keeps its last value.
+ */
+export function readFlags<F extends Record<string, Flag>>(argv: readonly string[], flags: F): Flags<F> {
+  const takesValue = (arg: string) => arg.startsWith('--') && Object.hasOwn(flags, arg.slice(2)) && flags[arg.slice(2)] !== 'boolean';
+  // Strict parseArgs takes no separate value that starts with '-', yet the commands take some
+  // (--range -1,1): those go inline. One that starts with '--' stays a missing value.
+  const args: string[] = [];
+  for (const arg of argv) {
+    const prev = args.at(-1);
+    if (prev !== undefined && /^-[^-]/.test(arg) && takesValue(prev)) args[args.length - 1] = `${prev}=${arg}`;
+    else args.push(arg);
+  }
+  const options = Object.fromEntries(Object.entries(flags).map(([name, f]) => [name, { type: f === 'boolean' ? 'boolean' as const : 'string' as const }]));
+  let tokens;
+  try {
+    ({ tokens } = parseArgs({ args, options, strict: true, tokens: true }));
+  } catch (e) {
+    throw reword(e);
+  }
+  const values: Record<string, unknown> = {};
+  for (const t of tokens) {
+    // A lone '--' would end the options; these commands have nothing to put after it.
+    if (t.kind === 'option-terminator') throw new UsageError('unknown option --');
+    if (t.kind !== 'option') continue;
+    const f = flags[t.name];
+    values[t.name] = f === 'boolean' ? true : f(t.value!, t.rawName);
+  }
+  return values as Flags<F>;
+}
+
+/** parseArgs' error as a UsageError worded like the rest of the CLI's; other errors as they are. */
+function reword(e: unknown): unknown {
+  const { code, message } = e as { code?: string; message: string };
+  // parseArgs quotes the option (or argument) it stopped at; if its wording changes, say what it says.
+  const quoted = (re: RegExp) => re.exec(message)?.[1];
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+    const arg = quoted(/'(.*)'/s);
+    return new UsageError(arg === undefined ? message : `unknown option ${arg}`);
+  }
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    const flag = quoted(/'(--[^' ]+)/);
+    if (flag === undefined) return new UsageError(message);
+    return new UsageError(message.includes('does not take') ? `${flag} takes no value` : `${flag} needs a value`);
+  }
+  return e;
+}
+
+/** A string value as given. */
+export const text = (value: string): string => value;
+
+/** A reader of an integer in [lo, hi]; `what` words the expectation in the error. */
+export function int(lo: number, hi: number, what = `an integer in [${lo}, ${hi}]`) {
+  return (value: string, flag: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < lo || n > hi) throw new UsageError(`${flag} must be ${what}, got ${value}`);
+    return n;
+  };
+}
+
+/** A reader of one of `allowed`, compared after `normalize`. */
+export function oneOf<T extends string>(allowed: readonly T[], normalize = (value: string) => value) {
+  return (value: string, flag: string): T => {
+    const v = normalize(value) as T;
+    if (!allowed.includes(v)) throw new UsageError(`${flag} must be ${allowed.join(' or ')}, got ${value}`);
+    return v;
+  };
+}
+
+/** `H` or `HxW` as [H, W]. */
+export function size(value: string, flag: string): [number, number] {
+  const m = value.match(/^(\d+)(?:x(\d+))?$/);
+  if (!m) throw new UsageError(`${flag} must be H or HxW, got ${value}`);
+  return [Number(m[1]), Number(m[2] ?? m[1])];
+}
+
+/** `LO,HI` with LO < HI as [LO, HI]. */
+export function range(value: string, flag: string): [number, number] {
+  const r = value.split(',').map(Number);
+  if (r.length !== 2 || !r.every(Number.isFinite) || r[0] >= r[1]) throw new UsageError(`${flag} must be LO,HI with LO < HI, got ${value}`);
+  return [r[0], r[1]];
+}
+
+/** The items of a comma list as given: each flag trims, refuses or drops empty items its own way. */
+export function list(value: string): string[] {
+  return value.split(',');
+}

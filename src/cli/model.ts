@@ -1,0 +1,154 @@
+// What `dsconv quantize` and `dsconv eval` share: their common flags, TF.js, the model and the
+// images from local files, and the plug-in's options. TensorFlow.js is loaded at run time
+// ('@tensorflow/tfjs' if installed, else its parts), so the rest of the package never needs it.
+import { readFileSync } from 'node:fs';
+import { crc32 } from '../core/crc32.js';
+import { QUANT_DEFAULTS, QUANT_RANGES, BLOCK_MODES, type BlockMode } from '../core/options.js';
+import { CALIBRATION_METHODS as METHODS, DEFAULT_SAMPLES, type TfLike, type UseDSConvOptions, type CalibrationMethod } from '../tfjs/index.js';
+import { fileIO, readModelJson, modelFormat, readImage, listImages, cropSquare } from '../files/index.js';
+import { readFlags, text, int, oneOf, size, range, list, UsageError, type Flag, type Flags } from './args.js';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+export type Tf = TfLike & Record<string, any>;
+export interface Loaded { tf: Tf; model: any; run: (x: any) => any; logits: (x: any) => any; size: [number, number]; kind: string }
+
+const MODEL_FLAGS = {
+  model: text,
+  bits: int(...QUANT_RANGES.bits),
+  block: int(...QUANT_RANGES.blockSize),
+  mantissa: int(...QUANT_RANGES.mantissaBits),
+  depthwise: oneOf(BLOCK_MODES),
+  'keep-first-float': 'boolean',
+  size,
+  range,
+  calibrate: text,
+  'calibrate-count': int(1, 100000),
+  methods: (v: string, flag: string) => {
+    const ms = list(v).filter(Boolean);
+    for (const m of ms) if (!(METHODS as readonly string[]).includes(m)) throw new UsageError(`${flag} takes ${METHODS.join(', ')}; got ${m}`);
+    return ms as CalibrationMethod[];
+  },
+  samples: int(1, 1 << 20),
+} as const;
+
+/** The settings both commands take, after defaults. */
+export interface ModelSettings {
+  model: string; bits: number; block: number; mantissa: number; depthwise: BlockMode; keepFirst: boolean;
+  size?: [number, number]; range: [number, number]; calibrate?: string; calibrateCount: number;
+  methods: CalibrationMethod[]; samples: number;
+}
+
+/** Reads the common flags and the command's `own`; --model is required. */
+export function readModelFlags<F extends Record<string, Flag>>(argv: readonly string[], own: F): { o: ModelSettings; flags: Flags<F> } {
+  const f = readFlags(argv, { ...MODEL_FLAGS, ...own }) as Flags<typeof MODEL_FLAGS>;
+  if (!f.model) throw new UsageError('--model is required');
+  const o: ModelSettings = {
+    model: f.model, bits: f.bits ?? QUANT_DEFAULTS.bits, block: f.block ?? QUANT_DEFAULTS.blockSize,
+    mantissa: f.mantissa ?? QUANT_DEFAULTS.mantissaBits, depthwise: f.depthwise ?? QUANT_DEFAULTS.depthwiseBlocks,
+    keepFirst: f['keep-first-float'] ?? false, size: f.size, range: f.range ?? [0, 1], calibrate: f.calibrate,
+    calibrateCount: f['calibrate-count'] ?? 64, methods: f.methods ?? [...METHODS], samples: f.samples ?? DEFAULT_SAMPLES,
+  };
+  return { o, flags: f as Flags<F> };
+}
+
+/** Loads TF.js (the umbrella package if present, else core + backends + layers + converter) on the wasm backend. */
+export async function loadTf(): Promise<Tf> {
+  const load = (name: string) => import(name) as Promise<any>;
+  let tf: any;
+  try {
+    tf = await load('@tensorflow/tfjs');
+    await load('@tensorflow/tfjs-backend-wasm');
+  } catch {
+    try {
+      const core = await load('@tensorflow/tfjs-core');
+      await load('@tensorflow/tfjs-backend-cpu');
+      await load('@tensorflow/tfjs-backend-wasm');
+      const layers = await load('@tensorflow/tfjs-layers');
+      const converter = await load('@tensorflow/tfjs-converter');
+      tf = { ...core, loadLayersModel: layers.loadLayersModel, model: layers.model, loadGraphModel: converter.loadGraphModel };
+    } catch (e) {
+      throw new Error(`this command needs TensorFlow.js: npm install @tensorflow/tfjs @tensorflow/tfjs-backend-wasm (${(e as Error).message})`);
+    }
+  }
+  tf.env().set('IS_TEST', true); // no "install tfjs-node" banner
+  await tf.setBackend('wasm');
+  await tf.ready();
+  return tf as Tf;
+}
+
+/** Loads the model; `logits` gives pre-softmax outputs when the head is a softmax Dense layer. */
+export async function loadModel(tf: Tf, path: string, size?: [number, number]): Promise<Loaded> {
+  const json = readModelJson(path);
+  const kind = modelFormat(json);
+  let model: any, run: (x: any) => any, logits: (x: any) => any, shape: (number | null)[] | undefined;
+  if (kind === 'layers-model') {
+    model = await tf.loadLayersModel(fileIO(path));
+    run = (x) => model.predict(x);
+    logits = run;
+    shape = model.inputs[0].shape;
+    const last = model.layers[model.layers.length - 1];
+    if (last.getClassName() === 'Dense' && last.getConfig().activation === 'softmax') {
+      const features = tf.model({ inputs: model.inputs, outputs: last.input });
+      const [kernel, bias] = last.getWeights();
+      logits = (x) => tf.tidy(() => tf.add(tf.matMul(features.predict(x), kernel), bias));
+    }
+  } else {
+    model = await tf.loadGraphModel(fileIO(path));
+    run = (x) => model.predict(x);
+    logits = run;
+    shape = model.inputs?.[0]?.shape;
+  }
+  const h = size?.[0] ?? shape?.[1] ?? null, w = size?.[1] ?? shape?.[2] ?? null;
+  if (!h || !w || h < 1 || w < 1) throw new UsageError(`the model does not fix its input size; give --size HxW`);
+  return { tf, model, run, logits, size: [h, w], kind };
+}
+
+export interface ImageSet { files: string[]; crcs: number[]; tensor: any }
+
+/** The first `count` images of `dir` as one NHWC batch in `range`, with each file's CRC-32 (to tell sets apart by content). */
+export function loadImages(tf: Tf, dir: string, count: number, size: [number, number], range: [number, number]): ImageSet {
+  const files = listImages(dir).slice(0, count);
+  if (files.length === 0) throw new UsageError(`no PNG or JPEG images in ${dir}`);
+  const [h, w] = size;
+  const data = new Float32Array(files.length * h * w * 3);
+  const crcs: number[] = [];
+  files.forEach((f, i) => {
+    const bytes = new Uint8Array(readFileSync(f));
+    crcs.push(crc32(bytes));
+    const img = readImage(f);
+    // Centre crop to the input's aspect ratio, then resize.
+    const sq = h === w ? cropSquare(img, h) : resizeTo(img, h, w);
+    for (let k = 0; k < sq.data.length; k++) data[i * h * w * 3 + k] = range[0] + (sq.data[k] / 255) * (range[1] - range[0]);
+  });
+  return { files, crcs, tensor: tf.tensor4d(data, [files.length, h, w, 3]) };
+}
+
+function resizeTo(img: ReturnType<typeof readImage>, h: number, w: number) {
+  const c = cropSquare(img, Math.max(h, w));
+  const out = new Float32Array(h * w * 3);
+  const y0 = Math.floor((c.height - h) / 2), x0 = Math.floor((c.width - w) / 2);
+  for (let y = 0; y < h; y++) out.set(c.data.subarray(((y0 + y) * c.width + x0) * 3, ((y0 + y) * c.width + x0 + w) * 3), y * w * 3);
+  return { width: w, height: h, data: out };
+}
+
+export function pluginOptions(o: ModelSettings, model: unknown): UseDSConvOptions {
+  return {
+    bits: o.bits, blockSize: o.block, mantissaBits: o.mantissa, depthwiseBlocks: o.depthwise, model,
+    layers: o.keepFirst ? ({ index }) => index > 0 : undefined,
+  };
+}
+
+/** Runs every conv once (on zeros) so the plug-in quantizes them all. */
+export function touch(l: Loaded): void {
+  const x = l.tf.zeros([1, l.size[0], l.size[1], 3]);
+  const y = l.run(x);
+  for (const t of Array.isArray(y) ? y : [y]) t.dispose();
+  x.dispose();
+}
+
+/** A progress bar on stderr: redrawn on a terminal; elsewhere only its final state. */
+export function progress(label: string, done: number, total: number): void {
+  if (!process.stderr.isTTY && done !== total) return;
+  const width = 30, fill = Math.round((done / total) * width);
+  process.stderr.write(`\r${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done}/${total}${done === total ? '\n' : ''}`);
+}

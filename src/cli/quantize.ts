@@ -1,0 +1,63 @@
+// `dsconv quantize`: a TF.js model from local files through the plug-in into a bundle.
+import { writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { init } from '../core/init.js';
+import { QUANT_DEFAULTS, BLOCK_MODES } from '../core/options.js';
+import { useDSConv, calibrate, type CalibrationReport } from '../tfjs/index.js';
+import { text, UsageError } from './args.js';
+import { readModelFlags, loadTf, loadModel, loadImages, pluginOptions, touch, progress } from './model.js';
+
+const D = QUANT_DEFAULTS;
+
+export const QUANTIZE_USAGE = `usage: dsconv quantize --model model.json --out model.dsq [--bits ${D.bits}] [--block ${D.blockSize}] [--mantissa ${D.mantissaBits}]
+         [--depthwise ${BLOCK_MODES.join('|')}] [--keep-first-float] [--size HxW] [--range LO,HI]
+         [--calibrate DIR] [--calibrate-count N] [--methods rounding,scales,cds] [--samples N]
+
+Quantizes every conv of a TF.js layers or graph model (Conv2D, depthwise, fused) into a bundle:
+VQK, KDS, CDS and options of each layer, versioned and checksummed, which
+\`useDSConv(tf, { bundle })\` loads with no requantization. With --calibrate, the first N PNG/JPEG
+images of DIR (sorted by name; default 64) calibrate it (unlabelled). Images are centre-cropped,
+resized to the model's input size (--size when the model does not fix it) and mapped to --range
+(default 0,1).`;
+
+/** `dsconv quantize ...`; resolves with the exit status. */
+export async function quantizeCommand(argv: readonly string[]): Promise<number> {
+  const { o, flags } = readModelFlags(argv, { out: text });
+  const out = flags.out;
+  if (!out) throw new UsageError('--out is required');
+  await init();
+  const tf = await loadTf();
+  const l = await loadModel(tf, o.model, o.size);
+  const plugin = useDSConv(tf, pluginOptions(o, l.model));
+  try {
+    touch(l);
+    const meta: Record<string, unknown> = {
+      model: basename(o.model), bits: o.bits, blockSize: o.block, mantissaBits: o.mantissa, depthwiseBlocks: o.depthwise,
+      keepFirstFloat: o.keepFirst, size: l.size, range: o.range,
+    };
+    if (o.calibrate) {
+      const set = loadImages(tf, o.calibrate, o.calibrateCount, l.size, o.range);
+      console.log(`calibrating on ${set.files.length} unlabelled images from ${o.calibrate} (keep them out of any evaluation set)`);
+      const rep = await calibrate(plugin, l.run, set.tensor, {
+        methods: o.methods, samples: o.samples, onLayer: (s) => progress('calibrating', s.index + 1, plugin.layers.length),
+      });
+      set.tensor.dispose();
+      meta.calibration = { images: set.files.map((f) => basename(f)), crc32: set.crcs, methods: o.methods, samples: o.samples };
+      printCalibration(rep);
+    }
+    const bytes = plugin.toBundle(meta);
+    writeFileSync(out, bytes);
+    const wb = plugin.weightBytes();
+    console.log(`${plugin.layers.length} convs (${wb.floatLayers} kept float): conv weights ${wb.float32} B float32 -> ${wb.packed} B (${(wb.float32 / wb.packed).toFixed(2)}x); bundle ${bytes.length} B written to ${out}`);
+  } finally {
+    plugin.restore();
+  }
+  return 0;
+}
+
+function printCalibration(rep: CalibrationReport): void {
+  console.log('layer  name                                 SQNR data-free  calibrated (dB, at the sampled outputs)');
+  for (const s of rep.layers) {
+    console.log(`${String(s.index).padStart(5)}  ${(s.name ?? '').slice(0, 36).padEnd(36)} ${s.sqnrBefore.toFixed(2).padStart(14)}  ${s.sqnrAfter.toFixed(2).padStart(10)}`);
+  }
+}
