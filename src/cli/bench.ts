@@ -31,7 +31,7 @@ preparation time and weight bytes.
                  installed is skipped unless named here)
   --json FILE    write {"node", "relaxed", "results": [{"layer", "macs", "engine", "ms", "gmacs"}]}
   --svg FILE     write a bar chart of GMAC/s per layer and engine
-  --markdown FILE  write the README's table: GMAC/s per layer and engine, dsconv's ratios
+  --markdown FILE  write a Markdown table: GMAC/s per layer and engine, dsconv's ratios
   --breakdown    also time the phases of dsconv's forward() (BFP, kernel, epilogue, ...)
 
 Layers: ${SUITE.map((l) => `"${l.name}"`).join(', ')}.

@@ -3,30 +3,16 @@
 // twin bit for bit. (dsconvReference and conv2dReference in oracles.ts are the float64 meaning of
 // a layer; these are what a particular kernel is allowed to compute for it.)
 import type { BlockMode } from '../core/options.js';
-import { outputExtent } from '../core/geometry.js';
-import { bfpReference } from './oracles.js';
+import { type ConvGeometry, bfpReference, outputSize } from './oracles.js';
 
 const f = Math.fround;
 
-/** A conv on one NHWC image, padding explicit. */
-export interface TwinGeometry {
-  height: number;
-  width: number;
-  inChannels: number;
-  outChannels: number;
-  kh: number;
-  kw: number;
-  stride: [number, number];
-  dilation: [number, number];
-  /** [top, left, bottom, right] */
-  padding: [number, number, number, number];
-  groups: number;
-}
+/** A conv on one NHWC image (the references' geometry with batch 1), padding explicit. */
+export type TwinGeometry = Omit<ConvGeometry, 'batch'>;
 
 /** [outHeight, outWidth]. */
-export function twinOutputSize(g: TwinGeometry): [number, number] {
-  const [pt, pl, pb, pr] = g.padding;
-  return [outputExtent(g.height, g.kh, g.stride[0], g.dilation[0], pt, pb), outputExtent(g.width, g.kw, g.stride[1], g.dilation[1], pl, pr)];
+function outSize(g: TwinGeometry): [number, number] {
+  return outputSize({ ...g, batch: 1 });
 }
 
 /**
@@ -34,7 +20,7 @@ export function twinOutputSize(g: TwinGeometry): [number, number] {
  * the input pixel index the tap reads (-1 in the padding).
  */
 function walk(g: TwinGeometry, each: (p: number, o: number, tap: number, x: number) => void): void {
-  const [oh, ow] = twinOutputSize(g);
+  const [oh, ow] = outSize(g);
   for (let oy = 0; oy < oh; oy++) {
     for (let ox = 0; ox < ow; ox++) {
       for (let o = 0; o < g.outChannels; o++) {
@@ -58,7 +44,7 @@ function walk(g: TwinGeometry, each: (p: number, o: number, tap: number, x: numb
  * [pixels][outChannels], before bias and activation.
  */
 export function f32ConvTwin(x: Float32Array, w: Float32Array, g: TwinGeometry): Float32Array {
-  const [oh, ow] = twinOutputSize(g);
+  const [oh, ow] = outSize(g);
   const cg = g.inChannels / g.groups;
   const og = g.outChannels / g.groups;
   const taps = g.kh * g.kw;
@@ -84,7 +70,7 @@ export function f32ConvTwin(x: Float32Array, w: Float32Array, g: TwinGeometry): 
  */
 export function dsconvIgemmTwin(x: Float32Array, q: Int8Array, scales: Float32Array, mode: BlockMode,
   blockSize: number, mantissaBits: number, g: TwinGeometry): Float32Array {
-  const [oh, ow] = twinOutputSize(g);
+  const [oh, ow] = outSize(g);
   const cg = g.inChannels / g.groups;
   const og = g.outChannels / g.groups;
   const taps = g.kh * g.kw;

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import {
   loadRuntime, DSCONV_TABLE, FLOAT_TABLE, selectDsconv, dsconvPath, floatPath, parseGeometry, resolve, indirection,
 } from '../../dist/core/internal.js';
-import { dsconvIgemmTwin, f32ConvTwin, bfpDequantTwin, dequantWeightsTwin, twinOutputSize, mulberry32 } from 'dsconv/reference';
+import { dsconvIgemmTwin, f32ConvTwin, bfpDequantTwin, dequantWeightsTwin, outputSize, mulberry32 } from 'dsconv/reference';
 
 const CONFIGS = 48; // per record and build
 const ONLY = process.env.DSCONV_KERNEL_BUILDS?.split(','); // set for the child run
@@ -169,7 +169,7 @@ function checkRecord(r, rec, index) {
     const { out, bad } = runPath(r, path, c, x, plan);
     assert.is(bad, false, `${rec.kernel}: the BFP pass reported a NaN/Inf in a finite input`);
     const want = twinOf(rec, c, x, w, plan.pad);
-    const [oh, ow] = twinOutputSize(twinGeometry(c, plan.pad));
+    const [oh, ow] = outputSize({ ...twinGeometry(c, plan.pad), batch: 1 });
     assert.is(out.length, oh * ow * c.g.outChannels);
     const bad1 = firstMismatch(out, want, c.g.outChannels);
     if (bad1) assert.unreachable(`${rec.kernel} (${rec.path}) on the ${r.build} build, config ${k} ${JSON.stringify({ ...c, g: undefined })}: ${bad1}`);
