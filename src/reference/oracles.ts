@@ -73,10 +73,6 @@ export function roundHalfAwayFromZero(t: number): number {
   return (t < 0 ? -r : r) + 0; // no -0
 }
 
-function checkFinite(x: ArrayLike<number>, name: string): void {
-  requireFinite(name, x);
-}
-
 function checkPositiveInt(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
 }
@@ -108,7 +104,7 @@ export function bfpReference(
   if (x.length !== pixels * channels) {
     throw new RangeError(`input length ${x.length} does not match pixels*channels = ${pixels * channels}`);
   }
-  checkFinite(x, 'input');
+  requireFinite('input', x);
 
   const m = mantissaBits;
   const mmax = 2 ** (m - 1) - 1; // symmetric range: -(2^(m-1)-1) .. 2^(m-1)-1
@@ -221,8 +217,8 @@ export function conv2dReference(
     throw new RangeError(`weights length ${weights.length} does not match O*(C/groups)*kh*kw = ${O * cg * kh * kw}`);
   }
   checkEpilogue(ep, O);
-  checkFinite(input, 'input');
-  checkFinite(weights, 'weights');
+  requireFinite('input', input);
+  requireFinite('weights', weights);
   const [sy, sx] = g.stride;
   const [pt, pl] = g.padding;
   const [dy, dx] = g.dilation;
@@ -298,7 +294,7 @@ export function dsconvReference(
     throw new RangeError(`unknown block mode ${String(mode)}`);
   }
   checkEpilogue(ep, O);
-  checkFinite(input, 'input');
+  requireFinite('input', input);
   const nB = qw.nBlocks;
   const [sy, sx] = g.stride;
   const [pt, pl] = g.padding;
