@@ -79,7 +79,31 @@ test('the tarball installed into an empty project imports and computes like the 
 
   // The CLI is installed as a bin and runs.
   const help = await run(join(dir, 'node_modules/.bin/dsconv'), ['--help'], { cwd: dir, env });
-  assert.match(help.stdout, /^usage: dsconv bench/);
+  assert.match(help.stdout, /^usage: dsconv <command>/);
+});
+
+test('installed without its optional peers, each command says which package to install', async () => {
+  const bin = join(dir, 'node_modules/.bin/dsconv');
+  const fails = (args) => run(bin, args, { cwd: dir, env }).then(() => assert.unreachable(`dsconv ${args.join(' ')} succeeded`), (e) => e);
+  // Only what the core and its commands need is installed with it: not benchmark.js (nor lodash).
+  for (const pkg of ['jpeg-js', 'pngjs']) assert.ok(existsSync(join(dir, 'node_modules', pkg)), `${pkg} installed`);
+  for (const pkg of ['benchmark', 'lodash', '@tensorflow/tfjs']) assert.not.ok(existsSync(join(dir, 'node_modules', pkg)), `${pkg} not installed`);
+  const b = await fails(['bench', '--quick', '--layers', '7x7']);
+  assert.is(b.code, 1);
+  assert.is(b.stderr, 'dsconv bench: timing needs benchmark.js, an optional peer dependency of dsconv: npm install benchmark\n');
+  writeFileSync(join(dir, 'model.json'), JSON.stringify({ modelTopology: {}, weightsManifest: [] }));
+  const q = await fails(['quantize', '--model', 'model.json', '--out', 'm.dsq']);
+  assert.is(q.stderr, 'dsconv quantize: this command needs TensorFlow.js, an optional peer dependency that is not installed: npm install @tensorflow/tfjs @tensorflow/tfjs-backend-wasm\n');
+
+  await run(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock', 'benchmark@2.1.4'], { cwd: dir, env });
+  const x = await fails(['bench', '--quick', '--layers', '7x7', '--engines', 'dsconv-f32,xnnpack-f32']);
+  assert.is(x.stderr, 'dsconv bench: engine xnnpack-f32 needs @tensorflow/tfjs-core and @tensorflow/tfjs-backend-wasm; not installed: npm install @tensorflow/tfjs-core @tensorflow/tfjs-backend-wasm\n');
+  // Peers not named are skipped, each listed with what to install, and the run goes on.
+  const { stdout } = await run(bin, ['bench', '--quick', '--layers', '7x7'], { cwd: dir, env });
+  assert.match(stdout, /\n  xnnpack-f32 +unavailable \(not installed: npm install @tensorflow\/tfjs-core @tensorflow\/tfjs-backend-wasm\)\n/);
+  assert.match(stdout, /\n  ort-int8 +unavailable \(not installed: npm install onnxruntime-web\)\n/);
+  assert.match(stdout, /resnet18 7x7 512->512/);
+  assert.not.match(stdout, /Cannot find/);
 });
 
 test.run();

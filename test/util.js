@@ -1,5 +1,10 @@
 // Seeded data for reproducible tests: the package's mulberry32 for uniforms, Box–Muller for normals.
+// And where the real test photos are.
+import { fileURLToPath } from 'node:url';
 import { mulberry32 } from 'dsconv/reference';
+
+/** Real photos committed as fixtures (public domain and CC0; sources and licences in its README). */
+export const PHOTOS = fileURLToPath(new URL('fixtures/photos/', import.meta.url));
 
 export function rng(seed) {
   const uniform = mulberry32(seed);

@@ -1,6 +1,6 @@
 // PSNR of the upscaler's golden pair (@upscalerjs/default-model: fixture.png -> 2x result.png)
 // through the plug-in, data-free and calibrated with each combination of methods, per bit width.
-// Calibration: 8 crops (48x48) of 4 photos from python3-skimage, never the fixture.
+// Calibration: 8 crops (48x48) of 4 photos from test/fixtures/photos/, never the fixture.
 // Usage: node tools/upscaler-table.mjs   (after npm run build)
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -13,9 +13,9 @@ import { fileIO, readImage, cropSquare, psnr } from 'dsconv/files';
 tf.env().set('IS_TEST', true);
 await init();
 await tf.setBackend('wasm');
-const D = '/usr/lib/python3/dist-packages/skimage/data/';
+const D = 'test/fixtures/photos/';
 const UP = 'node_modules/@upscalerjs/default-model/';
-const names = ['astronaut.png', 'coffee.png', 'chelsea.png', 'motorcycle_left.png'];
+const names = ['astronaut.png', 'coffee.png', 'chelsea.png', 'rocket.jpg'];
 const SZ = 48, N = 8;
 const ims = [];
 for (let k = 0; ims.length < N; k++) for (const f of names) if (ims.length < N) ims.push(cropSquare(readImage(D + f), SZ, 0.25, (k * 0.37) % 1, (k * 0.61) % 1));

@@ -1,7 +1,11 @@
 // What the browser test and the benchmark page share: bundling an entry with esbuild, a static
-// server on 127.0.0.1, and headless Chromium. Development tooling only; not part of the package.
+// server on 127.0.0.1, and a headless browser (Chromium or Firefox). Development tooling only;
+// not part of the package.
 import { createServer } from 'node:http';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { brotliDecompressSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
@@ -58,32 +62,86 @@ export async function serve(routes, { port = 0 } = {}) {
   };
 }
 
-/** The Chromium to drive: $CHROMIUM_PATH, else Debian's /usr/bin/chromium. */
-export function chromiumPath() {
-  return process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-}
+const CHROMIUM_FLAGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+  '--no-first-run', '--disable-quic', '--disable-sync',
+];
 
 /**
- * Starts headless Chromium through playwright-core, with a fresh profile (Playwright makes a
- * temporary --user-data-dir for every launch). Throws with the fix when it is missing or fails.
+ * The Chromium that npm ci installs (@sparticuz/chromium, a headless shell for Linux x64), unpacked
+ * once into node_modules/.cache/ under its version. Its library bundle (NSS, NSPR, expat: the ones
+ * Amazon Linux lacks) goes on LD_LIBRARY_PATH too, so it needs no system libraries beyond glibc and
+ * libgcc. Returns { executablePath, env }.
  */
-export async function launchChromium() {
-  const executablePath = chromiumPath();
-  if (!existsSync(executablePath)) {
-    throw new Error(`Chromium not found at ${executablePath}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
+async function npmChromium() {
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    throw new Error(`@sparticuz/chromium ships Chromium for Linux x64 only, not ${process.platform}-${process.arch}: set CHROMIUM_PATH to a Chromium or Chrome`);
   }
-  const { chromium } = await import('playwright-core');
+  const pkg = `${root}node_modules/@sparticuz/chromium/`;
+  if (!existsSync(`${pkg}package.json`)) throw new Error(`${pkg} is missing: run npm ci, or set CHROMIUM_PATH`);
+  const { version } = JSON.parse(readFileSync(`${pkg}package.json`, 'utf8'));
+  const dir = `${root}node_modules/.cache/dsconv-chromium/${version}`;
+  if (!existsSync(`${dir}/chromium`)) {
+    // Unpacked into a fresh folder, then renamed into place: a run that starts meanwhile never
+    // sees a half-written binary (the package itself unpacks straight to os.tmpdir()/chromium,
+    // shared by every version and every user of /tmp, which may also be mounted noexec).
+    mkdirSync(dirname(dir), { recursive: true });
+    const partial = mkdtempSync(`${dir}.partial-`);
+    try {
+      const { default: chromium } = await import('@sparticuz/chromium');
+      // It unpacks into os.tmpdir(), which follows TMPDIR; it takes no folder of its own.
+      const tmpdir = process.env.TMPDIR;
+      process.env.TMPDIR = partial;
+      try {
+        await chromium.executablePath();
+      } finally {
+        if (tmpdir === undefined) delete process.env.TMPDIR;
+        else process.env.TMPDIR = tmpdir;
+      }
+      const tar = spawnSync('tar', ['-x', '-C', partial], { input: brotliDecompressSync(readFileSync(`${pkg}bin/al2023.tar.br`)) });
+      if (tar.status !== 0) throw new Error(`could not unpack ${pkg}bin/al2023.tar.br: ${tar.error?.message ?? tar.stderr}`);
+      renameSync(partial, dir);
+    } catch (e) {
+      rmSync(partial, { recursive: true, force: true });
+      if (!existsSync(`${dir}/chromium`)) throw e;   // else another run unpacked it first
+    }
+  }
+  return { executablePath: `${dir}/chromium`, env: { ...process.env, LD_LIBRARY_PATH: [`${dir}/lib`, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') } };
+}
+
+/** The engines launchBrowser starts. */
+export const BROWSERS = ['chromium', 'firefox'];
+
+/**
+ * Starts a headless browser through puppeteer-core, with a fresh profile: 'chromium' is
+ * $CHROMIUM_PATH, else the npm package's; 'firefox' is $FIREFOX_PATH, else Debian's firefox-esr
+ * (driven over WebDriver BiDi). Throws with the fix when it is missing or fails to start.
+ */
+export async function launchBrowser(engine = 'chromium') {
+  if (!BROWSERS.includes(engine)) throw new RangeError(`browser must be one of ${BROWSERS.join(', ')}, got ${JSON.stringify(engine)}`);
+  let launch;
+  if (engine === 'firefox') {
+    const executablePath = process.env.FIREFOX_PATH || '/usr/bin/firefox-esr';
+    if (!existsSync(executablePath)) throw new Error(`Firefox not found at ${executablePath}: install it (apt-get install -y firefox-esr) or set FIREFOX_PATH`);
+    launch = { browser: 'firefox', protocol: 'webDriverBiDi', executablePath };
+  } else if (process.env.CHROMIUM_PATH) {
+    if (!existsSync(process.env.CHROMIUM_PATH)) throw new Error(`CHROMIUM_PATH is ${process.env.CHROMIUM_PATH}, which does not exist`);
+    launch = { browser: 'chrome', executablePath: process.env.CHROMIUM_PATH, args: CHROMIUM_FLAGS };
+  } else {
+    // Not the package's own flags (chromium.args): --single-process and --disable-web-security,
+    // meant for AWS Lambda, leave the page without cross-origin isolation.
+    launch = { browser: 'chrome', ...(await npmChromium()), args: CHROMIUM_FLAGS };
+  }
+  const puppeteer = (await import('puppeteer-core')).default;
   try {
-    return await chromium.launch({
-      executablePath,
-      headless: true,
-      timeout: 60_000,
-      args: [
-        '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-        '--no-first-run', '--disable-quic', '--disable-sync',
-      ],
-    });
+    return await puppeteer.launch({ ...launch, headless: true, timeout: 60_000 });
   } catch (e) {
-    throw new Error(`Chromium at ${executablePath} did not start: ${e.message}`, { cause: e });
+    throw new Error(`${engine} at ${launch.executablePath} did not start: ${e.message}`, { cause: e });
   }
+}
+
+/** "Chromium/143.0.7499.0" or "Firefox/153.8.0": the engine and its full version, as the driver reports it. */
+export async function browserName(browser) {
+  const [product, version] = (await browser.version()).split('/');
+  return `${/firefox/i.test(product) ? 'Firefox' : 'Chromium'}/${version}`;
 }

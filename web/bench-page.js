@@ -26,7 +26,7 @@ const browser = await (navigator.userAgentData?.getHighEntropyValues(['fullVersi
   .catch(() => undefined)) ?? uaName();
 const browserName = () => browser;
 
-/** Sends a line to the headless runner, when there is one (Playwright's exposeFunction). */
+/** Sends a line to the headless runner, when there is one (puppeteer's exposeFunction). */
 const report = (line) => globalThis.benchProgress?.(line);
 
 const layerBoxes = SUITE.map((l) => {
@@ -113,7 +113,8 @@ function run() {
       for (const r of data.results) report(`  ${r.layer} ${r.engine}: ${r.ms.toFixed(3)} ms, ${r.gmacs.toFixed(1)} GMAC/s\n`);
     } else if (data.type === 'done') {
       worker.terminate();
-      const note = `${data.build === 'relaxed' ? 'relaxed-SIMD' : 'portable SIMD'} build, ${layout}${quick ? ', quick run' : ''}`;
+      const note = `${data.build === 'relaxed' ? 'relaxed-SIMD' : 'portable SIMD'} build, ${data.threads} thread${data.threads === 1 ? '' : 's'}`
+        + `${data.threadsReason ? ` (${data.threadsReason})` : ''}, ${layout}${quick ? ', quick run' : ''}`;
       drawChart(data.results, note);
       const doc = benchJson(data.results, { node: browserName(), relaxed: data.build === 'relaxed' });
       const text = `${JSON.stringify(doc, null, 1)}\n`;
@@ -123,7 +124,7 @@ function run() {
       $('bar').value = 1;
       $('status').textContent = `Done in ${((performance.now() - started) / 1e3).toFixed(1)} s: ${note}.`;
       $('start').disabled = false;
-      globalThis.benchDone = { doc, results: data.results, build: data.build };
+      globalThis.benchDone = { doc, results: data.results, build: data.build, threads: data.threads };
     } else {
       worker.terminate();
       $('status').textContent = data.message;
@@ -133,7 +134,8 @@ function run() {
     }
   };
   worker.onerror = (e) => worker.onmessage({ data: { type: 'error', message: `the worker failed: ${e.message}` } });
-  worker.postMessage({ layers, layout, quick, engines, timing, build: query.get('build') ?? undefined });
+  const threads = query.get('threads') ? Number(query.get('threads')) : undefined;
+  worker.postMessage({ layers, layout, quick, engines, timing, build: query.get('build') ?? undefined, threads });
 }
 
 $('form').addEventListener('submit', (e) => {

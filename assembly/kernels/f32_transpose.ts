@@ -2,11 +2,12 @@
 import { transpose4 } from '../templates/transpose4x4';
 
 /**
- * Copies a [rows][cols] float32 matrix to dst transposed: element (r, c) to dst[c * dstStride + r],
- * zeroing dst[c * dstStride + rows .. (c+1) * dstStride]. NCHW -> NHWC with rows = C, cols = H*W.
+ * Copies a [rows][cols] float32 matrix (rows srcStride floats apart) to dst transposed: element
+ * (r, c) to dst[c * dstStride + r], zeroing dst[c * dstStride + rows .. (c+1) * dstStride].
+ * NCHW -> NHWC with rows = C, cols = H*W (or a run of the pixels: threads split them).
  */
-export function f32_transpose(src: usize, rows: i32, cols: i32, dst: usize, dstStride: i32): void {
-  const rs = <usize>cols * 4;
+export function f32_transpose(src: usize, rows: i32, cols: i32, srcStride: i32, dst: usize, dstStride: i32): void {
+  const rs = <usize>srcStride * 4;
   const ds = <usize>dstStride * 4;
   const r4 = rows & ~3;
   const c4 = cols & ~3;

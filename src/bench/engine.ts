@@ -26,6 +26,8 @@ export interface Engine {
   timing: string;
   /** Lowest SQNR (dB) against dsconv-f32 that counts as a correctly configured engine. */
   minSqnr: number;
+  /** Threads one call runs on, as the engine reports it once set up. */
+  threads(): number;
   /** Builds the engine's layer (weights packed here or on the first call, outside the timing). */
   create(data: LayerData): Promise<EngineInstance>;
 }

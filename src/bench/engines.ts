@@ -2,6 +2,7 @@
 import { Conv2d } from '../core/layers/conv2d.js';
 import { DSConv2d } from '../core/layers/dsconv2d.js';
 import type { Layout } from '../core/geometry.js';
+import { getInfo } from '../core/runtime.js';
 import { nchwToNhwc, nhwcToNchw } from '../core/layout.js';
 import type { Engine } from './engine.js';
 import { type LayerData, convOptions } from './suite.js';
@@ -15,6 +16,7 @@ export const DSCONV_ENGINES = ['dsconv-int4', 'dsconv-int8', 'dsconv-f32'] as co
 export function dsconvEngines(layout: Layout = 'NHWC'): Engine[] {
   const make = (id: string, minSqnr: number, build: (d: LayerData) => Conv2d | DSConv2d): Engine => ({
     id, layout, minSqnr,
+    threads: () => getInfo().threads,
     timing: `forward(): input copy and NaN scan, ${layout === 'NCHW' ? 'NCHW->NHWC transpose, ' : ''}${id === 'dsconv-f32' ? '' : 'BFP conversion, '}kernel, epilogue (bias, ReLU${layout === 'NCHW' ? ', NCHW' : ''}), output copied into a reused array`,
     async create(d) {
       const s = d.spec;

@@ -1,6 +1,6 @@
-// Peer engines for the benchmark: TensorFlow.js's wasm backend (XNNPACK) and onnxruntime-web,
-// each single-threaded with SIMD, in its own natural layout. They are devDependencies, loaded
-// with import() so the published package runs without them.
+// Peer engines for the benchmark: TensorFlow.js's wasm backend (XNNPACK, one thread) and
+// onnxruntime-web (on the threads asked for), each with SIMD, in its own natural layout. They are devDependencies, loaded
+// with import() so the published package runs without them (and says what to install).
 import type { Engine, EngineInstance } from './engine.js';
 import { type LayerData, padOf, outSizeOf } from './suite.js';
 import { nchwToNhwc, nhwcToNchw } from '../core/layout.js';
@@ -15,11 +15,18 @@ export interface Unavailable {
   reason: string;
 }
 
+/** What each peer needs installed (the figures in docs/BENCHMARKS.md use tfjs 4.22.0). */
 const PACKAGES: Record<PeerId, string> = {
-  'xnnpack-f32': '@tensorflow/tfjs-core and @tensorflow/tfjs-backend-wasm 4.22.0',
+  'xnnpack-f32': '@tensorflow/tfjs-core @tensorflow/tfjs-backend-wasm',
   'ort-f32': 'onnxruntime-web',
   'ort-int8': 'onnxruntime-web',
 };
+
+/** The package an ERR_MODULE_NOT_FOUND names ("Cannot find package 'x' imported from ..."), if it names one. */
+export function missingPackage(e: unknown): string | undefined {
+  if ((e as { code?: string } | null)?.code !== 'ERR_MODULE_NOT_FOUND') return undefined;
+  return /Cannot find (?:package|module) '((?:@[^/']+\/)?[^/']+)/.exec((e as Error).message)?.[1];
+}
 
 // Loosely typed views of the peers' APIs: only what is used here.
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -60,10 +67,10 @@ async function loadTf(): Promise<Tf> {
   return tf;
 }
 
-async function loadOrt(): Promise<Ort> {
+async function loadOrt(threads: number): Promise<Ort> {
   const mod = await import(peerModules.ort);
   const ort = mod.default ?? mod;
-  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.numThreads = threads;
   ort.env.wasm.simd = true;
   ort.env.wasm.proxy = false;
   ort.env.logLevel = 'error';
@@ -81,16 +88,18 @@ async function loadOrt(): Promise<Ort> {
  * unavailable, unless `required` (named explicitly by the user): then it is an Error saying what
  * to install.
  */
-export async function loadPeers(ids: readonly PeerId[], required: boolean): Promise<{ engines: Engine[]; unavailable: Unavailable[] }> {
+export async function loadPeers(ids: readonly PeerId[], required: boolean, threads = 1): Promise<{ engines: Engine[]; unavailable: Unavailable[] }> {
   const engines: Engine[] = [];
   const unavailable: Unavailable[] = [];
   for (const id of ids) {
     try {
       if (id === 'xnnpack-f32') engines.push(xnnpack(await once(`${peerModules.tfCore} ${peerModules.tfWasm}`, loadTf)));
-      else engines.push(onnx(await once(peerModules.ort, loadOrt), id === 'ort-int8'));
+      // ORT takes its thread count once, when its wasm first loads.
+      else engines.push(onnx(await once(peerModules.ort, () => loadOrt(threads)), id === 'ort-int8', threads));
     } catch (e) {
-      const reason = e instanceof Error ? e.message : String(e);
-      if (required) throw new Error(`engine ${id} needs ${PACKAGES[id]} (devDependencies: run npm ci in a clone): ${reason}`);
+      // A package that is not installed says what to install, not where Node looked for it.
+      const reason = (e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' ? `not installed: npm install ${PACKAGES[id]}` : e instanceof Error ? e.message : String(e);
+      if (required) throw new Error(`engine ${id} needs ${PACKAGES[id].split(' ').join(' and ')}; ${reason}`);
       unavailable.push({ id, reason });
     }
   }
@@ -105,6 +114,7 @@ export async function loadPeers(ids: readonly PeerId[], required: boolean): Prom
 function xnnpack(tf: Tf): Engine {
   return {
     id: 'xnnpack-f32', layout: 'NHWC', minSqnr: 80,
+    threads: () => tf.backend().wasm.tfjs.getThreadsCount(),
     timing: 'tensor from the input, fused conv2d (bias, ReLU), dataSync() of the output, dispose',
     async create(d: LayerData): Promise<EngineInstance> {
       const s = d.spec;
@@ -165,9 +175,10 @@ function quantizeInt8(w: Float32Array, outChannels: number): { q: Int8Array; sca
  * so float in and float out like dsconv. NCHW, OIHW. One call: an ort.Tensor over the user's
  * Float32Array, session.run(), the output's data.
  */
-function onnx(ort: Ort, int8: boolean): Engine {
+function onnx(ort: Ort, int8: boolean, threads: number): Engine {
   return {
     id: int8 ? 'ort-int8' : 'ort-f32', layout: 'NCHW', minSqnr: int8 ? 25 : 80,
+    threads: () => threads,
     timing: int8
       ? 'ort.Tensor over the input, session.run() (QuantizeLinear, QLinearConv, DequantizeLinear), output data'
       : 'ort.Tensor over the input, session.run() (Conv with fused ReLU), output data',

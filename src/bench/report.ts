@@ -59,7 +59,7 @@ export function formatBreakdown(breakdowns: readonly Breakdown[]): string {
 export interface BenchJson {
   node: string;
   relaxed: boolean;
-  results: { layer: string; macs: number; engine: string; ms: number; gmacs: number }[];
+  results: { layer: string; macs: number; engine: string; threads: number; ms: number; gmacs: number }[];
 }
 
 /** The `--json` document: exactly these keys, nothing else. */
@@ -67,7 +67,7 @@ export function benchJson(results: readonly BenchResult[], env: { node: string; 
   return {
     node: env.node,
     relaxed: env.relaxed,
-    results: results.map((r) => ({ layer: r.layer, macs: r.macs, engine: r.engine, ms: r.ms, gmacs: r.gmacs })),
+    results: results.map((r) => ({ layer: r.layer, macs: r.macs, engine: r.engine, threads: r.threads, ms: r.ms, gmacs: r.gmacs })),
   };
 }
 

@@ -1,7 +1,8 @@
 // The runner behind `dsconv bench`, browser-safe (no node: modules, no peer packages): every
 // engine on every suite layer, all in one process taking turns, so the ratios between them are
-// measured side by side.
-import Benchmark from 'benchmark';
+// measured side by side. benchmark.js does the timing; it is an optional peer dependency, loaded
+// when timing starts, so the rest of dsconv/bench and apps that never time anything go without.
+import type BenchmarkJs from 'benchmark';
 import { init } from '../core/init.js';
 import { sqnrDb } from '../core/sqnr.js';
 import type { EngineInstance, Engine, Resident } from './engine.js';
@@ -24,6 +25,8 @@ export interface BenchResult {
   float32Bytes: number;
   /** Of the output against dsconv-f32, dB. */
   sqnr: number;
+  /** Threads the engine ran on. */
+  threads: number;
 }
 
 export interface Progress {
@@ -58,15 +61,27 @@ export const ROUNDS = 3;
 
 export const now = () => performance.now();
 
+let benchmarkJs: Promise<typeof BenchmarkJs> | undefined;
+
+/** benchmark.js, loaded once; where it is not installed, an Error saying how to install it. */
+export function loadBenchmark(): Promise<typeof BenchmarkJs> {
+  benchmarkJs ??= import('benchmark').then((m: { default?: typeof BenchmarkJs }) => m.default ?? (m as unknown as typeof BenchmarkJs), (e: unknown) => {
+    benchmarkJs = undefined;
+    const missing = (e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND';
+    throw new Error(`timing needs benchmark.js, an optional peer dependency of dsconv: npm install benchmark${missing ? '' : ` (${(e as Error).message})`}`);
+  });
+  return benchmarkJs;
+}
+
 /** Times one engine for up to `maxTime` seconds; resolves with benchmark.js's samples (seconds per call). */
-function timeOnce(name: string, inst: EngineInstance, isAsync: boolean, options: { maxTime: number; minTime?: number; minSamples: number }): Promise<{ sample: number[]; rme: number }> {
+function timeOnce(Benchmark: typeof BenchmarkJs, name: string, inst: EngineInstance, isAsync: boolean, options: { maxTime: number; minTime?: number; minSamples: number }): Promise<{ sample: number[]; rme: number }> {
   return new Promise((resolve, reject) => {
-    const done = (b: Benchmark) => (b.error ? reject(b.error) : resolve({ sample: b.stats.sample, rme: b.stats.rme }));
+    const done = (b: BenchmarkJs) => (b.error ? reject(b.error) : resolve({ sample: b.stats.sample, rme: b.stats.rme }));
     if (!isAsync) {
       done(new Benchmark(name, () => { inst.run(); }, options).run({ async: false }));
       return;
     }
-    const bench: Benchmark = new Benchmark(name, (deferred: { resolve(): void }) => {
+    const bench: BenchmarkJs = new Benchmark(name, (deferred: { resolve(): void }) => {
       (inst.run() as Promise<unknown>).then(() => deferred.resolve(), (e: Error) => { bench.error = e; deferred.resolve(); });
     }, { ...options, defer: true, onComplete: () => done(bench) });
     bench.run({ async: true });
@@ -81,6 +96,7 @@ function timeOnce(name: string, inst: EngineInstance, isAsync: boolean, options:
  */
 export async function runBench(options: BenchOptions): Promise<BenchResult[]> {
   await init();
+  const Benchmark = await loadBenchmark();
   const layers = options.layers ?? SUITE;
   const maxTime = options.maxTime ?? 1;
   const warmTime = (options.warmTime ?? 0.3) * 1e3;
@@ -96,10 +112,11 @@ export async function runBench(options: BenchOptions): Promise<BenchResult[]> {
         progress(engine.id, 'prepare');
         const t0 = now();
         const inst = await engine.create(data);
-        runs.push({ engine, inst, isAsync: false, prepMs: 0, sqnr: 0, samples: [] as number[], rme: [] as number[], resident: { bytes: 0, note: '' } });
+        runs.push({ engine, inst, isAsync: false, prepMs: 0, sqnr: 0, samples: [] as number[], rme: [] as number[], resident: { bytes: 0, note: '' }, threads: 1 });
         const run = runs[runs.length - 1];
         const y = await inst.output();
         run.prepMs = now() - t0;
+        run.threads = engine.threads();
         run.sqnr = sqnrDb(data.reference, y);
         if (y.length !== data.reference.length || !(run.sqnr >= engine.minSqnr)) {
           throw new Error(`${engine.id} on ${spec.name}: output disagrees with dsconv-f32 (SQNR ${run.sqnr.toFixed(1)} dB, expected >= ${engine.minSqnr} dB); the engine is misconfigured`);
@@ -115,7 +132,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult[]> {
       for (let round = 0; round < ROUNDS; round++) {
         for (const run of runs) {
           progress(run.engine.id, 'time', round + 1);
-          const { sample, rme } = await timeOnce(`${spec.name} ${run.engine.id}`, run.inst, run.isAsync,
+          const { sample, rme } = await timeOnce(Benchmark, `${spec.name} ${run.engine.id}`, run.inst, run.isAsync,
             { maxTime: maxTime / ROUNDS, minSamples: options.minSamples ?? 5, ...(options.minTime === undefined ? {} : { minTime: options.minTime }) });
           run.samples.push(...sample);
           run.rme.push(rme);
@@ -130,6 +147,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult[]> {
       return {
         layer: spec.name, engine: run.engine.id, macs: spec.macs, ms, gmacs: spec.macs / ms / 1e6,
         rme: Math.max(...run.rme), prepMs: run.prepMs, resident: run.resident, float32Bytes: data.weights.byteLength, sqnr: run.sqnr,
+        threads: run.threads,
       };
     });
     all.push(...results);

@@ -43,16 +43,25 @@ export const SUITE: readonly LayerSpec[] = [
 ];
 
 /**
- * Suite layers picked by name: a term selects the layer of that exact name, or else every layer
- * whose name contains it (case-insensitive), e.g. "resnet18" or "dw". A term matching none is a
- * RangeError naming it.
+ * Suite layers picked by name (case-insensitive). A term selects the layer of exactly that name;
+ * else the layers whose name has the term's words in a row, each matching the start of a word:
+ * "resnet18", "resnet", "dw", "1x1", "s2", "resnet18 7x7". One word that is an input size of the
+ * suite ("7x7", "56x56": a name's second word) picks by input size alone, so "7x7" is not also
+ * the stem, whose kernel is 7x7. A term matching none is a RangeError naming it.
  */
 export function selectLayers(terms: readonly string[]): LayerSpec[] {
+  const sizeOf = (l: LayerSpec) => `${l.size}x${l.size}`;
+  const sizes = new Set(SUITE.map(sizeOf));
+  const inRow = (name: string[], words: string[]) =>
+    name.some((_, i) => words.every((w, j) => name[i + j]?.startsWith(w)));
   const picked = new Set<LayerSpec>();
   for (const term of terms) {
     const t = term.trim().toLowerCase();
+    const words = t.split(/\s+/).filter(Boolean);
     const exact = SUITE.filter((l) => l.name.toLowerCase() === t);
-    const hits = exact.length ? exact : SUITE.filter((l) => t !== '' && l.name.toLowerCase().includes(t));
+    const hits = exact.length || !words.length ? exact
+      : words.length === 1 && sizes.has(words[0]) ? SUITE.filter((l) => sizeOf(l) === words[0])
+        : SUITE.filter((l) => inRow(l.name.toLowerCase().split(' '), words));
     if (!hits.length) throw new RangeError(`layers: no suite layer matches ${JSON.stringify(term)}; layers are ${SUITE.map((l) => `"${l.name}"`).join(', ')}`);
     hits.forEach((l) => picked.add(l));
   }

@@ -1,6 +1,8 @@
 // Command-line flags for every command: util.parseArgs (strict) with its errors reworded in the
 // commands' terms, and the value readers they share.
 import { parseArgs } from 'node:util';
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
 /** A mistake in the command line: the command prints it with its usage and exits with status 2. */
 export class UsageError extends Error {}
@@ -60,6 +62,29 @@ function reword(e: unknown): unknown {
     return new UsageError(message.includes('does not take') ? `${flag} takes no value` : `${flag} needs a value`);
   }
   return e;
+}
+
+/**
+ * Makes sure `file` (the value of `flag`) can be written, before a command's slow work: creates
+ * its folder if missing, and refuses a folder or a place that cannot be written, naming the flag.
+ */
+export function prepareOutput(flag: string, file: string): void {
+  const path = resolve(file), dir = dirname(path);
+  // A stat that fails (a file where a folder should be) is left to mkdir below to report.
+  const exists = (p: string) => { try { return statSync(p, { throwIfNoEntry: false }); } catch { return undefined; } };
+  if (exists(path)?.isDirectory()) throw new UsageError(`${flag} ${file} is a folder; give a file name`);
+  const fail = (what: string, e: unknown) => new Error(`${flag} ${file}: ${what} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  if (exists(dir) && !exists(dir)!.isDirectory()) throw fail(`${dir} is a file, not a folder`, { code: 'ENOTDIR' });
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw fail(`cannot create the folder ${dir}`, e);
+  }
+  try {
+    accessSync(exists(path) ? path : dir, constants.W_OK);
+  } catch (e) {
+    throw fail('cannot write there', e);
+  }
 }
 
 /** A string value as given. */

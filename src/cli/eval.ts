@@ -8,19 +8,21 @@ import { QUANT_DEFAULTS } from '../core/options.js';
 import { sqnrDb } from '../core/sqnr.js';
 import { median } from '../bench/stats.js';
 import { useDSConv, calibrate, decodeBundle, type DSConvPlugin } from '../tfjs/index.js';
-import { text, int, UsageError } from './args.js';
+import { readModelJson } from '../files/index.js';
+import { text, int, prepareOutput, UsageError } from './args.js';
 import { readModelFlags, loadTf, loadModel, loadImages, pluginOptions, touch, progress, type ImageSet, type Loaded } from './model.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
 export const EVAL_USAGE = `usage: dsconv eval --model model.json --images DIR [--count N] [--bundle model.dsq | --bits ${QUANT_DEFAULTS.bits} ...]
-         [--calibrate DIR] [--calibrate-count N] [--size HxW] [--range LO,HI] [--json FILE]
+         [--calibrate DIR] [--calibrate-count N] [--size HxW] [--range LO,HI] [--json FILE] [--skip-unreadable]
 
 Runs the float model (tfjs-backend-wasm, XNNPACK) and its DSConv version on the same images and
 reports top-1 agreement, mean KL of the softmax, logits SQNR, each conv's output SQNR, the conv
 weight bytes float vs packed, and the time per image of both. Calibration images (from
 --calibrate or recorded in --bundle) must be disjoint from the evaluation images: shared files
-are an error.`;
+are an error. An image that does not decode stops the command, unless --skip-unreadable leaves
+it out (and says so).`;
 
 export interface EvalResult {
   model: string;
@@ -40,17 +42,19 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
   const { o, flags } = readModelFlags(argv, { images: text, json: text, bundle: text, count: int(1, Infinity, 'a positive integer') });
   const { images, json, bundle: bundlePath, count = 1000 } = flags;
   if (!images) throw new UsageError('--images is required');
+  if (json) prepareOutput('--json', json);
+  readModelJson(o.model); // a missing model or bundle fails now, not after TF.js has loaded
+  const bundle = bundlePath ? new Uint8Array(readFileSync(bundlePath)) : undefined;
   await init();
   const tf = await loadTf();
   const l = await loadModel(tf, o.model, o.size);
-  const evalSet = loadImages(tf, images, count, l.size, o.range);
-  const bundle = bundlePath ? new Uint8Array(readFileSync(bundlePath)) : undefined;
+  const evalSet = loadImages(tf, images, count, l.size, o.range, o.skipUnreadable);
   // Calibration and evaluation images must differ: compare file contents, not names.
   const calCrcs: number[] = bundle ? ((decodeBundle(bundle).meta.calibration as { crc32?: number[] } | undefined)?.crc32 ?? []) : [];
   let calSet: ImageSet | undefined;
   if (o.calibrate) {
     if (bundle) throw new UsageError('--calibrate and --bundle exclude each other (a bundle is already calibrated)');
-    calSet = loadImages(tf, o.calibrate, o.calibrateCount, l.size, o.range);
+    calSet = loadImages(tf, o.calibrate, o.calibrateCount, l.size, o.range, o.skipUnreadable);
     calCrcs.push(...calSet.crcs);
   }
   const shared = evalSet.files.filter((_, i) => calCrcs.includes(evalSet.crcs[i]));

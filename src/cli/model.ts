@@ -2,10 +2,12 @@
 // images from local files, and the plug-in's options. TensorFlow.js is loaded at run time
 // ('@tensorflow/tfjs' if installed, else its parts), so the rest of the package never needs it.
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { crc32 } from '../core/crc32.js';
 import { QUANT_DEFAULTS, QUANT_RANGES, BLOCK_MODES, type BlockMode } from '../core/options.js';
 import { CALIBRATION_METHODS as METHODS, DEFAULT_SAMPLES, type TfLike, type UseDSConvOptions, type CalibrationMethod } from '../tfjs/index.js';
-import { fileIO, readModelJson, modelFormat, readImage, listImages, cropSquare } from '../files/index.js';
+import { missingPackage } from '../bench/peers.js';
+import { fileIO, readModelJson, modelFormat, decodeImage, listImages, cropSquare, type Image } from '../files/index.js';
 import { readFlags, text, int, oneOf, size, range, list, UsageError, type Flag, type Flags } from './args.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -29,13 +31,14 @@ const MODEL_FLAGS = {
     return ms as CalibrationMethod[];
   },
   samples: int(1, 1 << 20),
+  'skip-unreadable': 'boolean',
 } as const;
 
 /** The settings both commands take, after defaults. */
 export interface ModelSettings {
   model: string; bits: number; block: number; mantissa: number; depthwise: BlockMode; keepFirst: boolean;
   size?: [number, number]; range: [number, number]; calibrate?: string; calibrateCount: number;
-  methods: CalibrationMethod[]; samples: number;
+  methods: CalibrationMethod[]; samples: number; skipUnreadable: boolean;
 }
 
 /** Reads the common flags and the command's `own`; --model is required. */
@@ -47,28 +50,42 @@ export function readModelFlags<F extends Record<string, Flag>>(argv: readonly st
     mantissa: f.mantissa ?? QUANT_DEFAULTS.mantissaBits, depthwise: f.depthwise ?? QUANT_DEFAULTS.depthwiseBlocks,
     keepFirst: f['keep-first-float'] ?? false, size: f.size, range: f.range ?? [0, 1], calibrate: f.calibrate,
     calibrateCount: f['calibrate-count'] ?? 64, methods: f.methods ?? [...METHODS], samples: f.samples ?? DEFAULT_SAMPLES,
+    skipUnreadable: f['skip-unreadable'] ?? false,
   };
   return { o, flags: f as Flags<F> };
 }
 
 /** Loads TF.js (the umbrella package if present, else core + backends + layers + converter) on the wasm backend. */
 export async function loadTf(): Promise<Tf> {
-  const load = (name: string) => import(name) as Promise<any>;
-  let tf: any;
-  try {
-    tf = await load('@tensorflow/tfjs');
-    await load('@tensorflow/tfjs-backend-wasm');
-  } catch {
+  // Each package that is not installed is noted, so the error can say what to install.
+  const missing: string[] = [];
+  const load = async (name: string): Promise<any> => {
     try {
-      const core = await load('@tensorflow/tfjs-core');
-      await load('@tensorflow/tfjs-backend-cpu');
-      await load('@tensorflow/tfjs-backend-wasm');
-      const layers = await load('@tensorflow/tfjs-layers');
-      const converter = await load('@tensorflow/tfjs-converter');
-      tf = { ...core, loadLayersModel: layers.loadLayersModel, model: layers.model, loadGraphModel: converter.loadGraphModel };
+      return await import(name);
     } catch (e) {
-      throw new Error(`this command needs TensorFlow.js: npm install @tensorflow/tfjs @tensorflow/tfjs-backend-wasm (${(e as Error).message})`);
+      if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
+      missing.push(missingPackage(e) ?? name);
+      return undefined;
     }
+  };
+  const need = (names: string[]) =>
+    new Error(`this command needs TensorFlow.js, an optional peer dependency that is not installed: npm install ${[...new Set(names)].join(' ')}`);
+  let tf: any;
+  const umbrella = await load('@tensorflow/tfjs');
+  if (umbrella) {
+    tf = umbrella;
+    if (!await load('@tensorflow/tfjs-backend-wasm')) throw need(missing);
+  } else {
+    missing.length = 0;
+    const core = await load('@tensorflow/tfjs-core');
+    // Without even the core, the umbrella package is the simpler install.
+    if (!core) throw need(['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm']);
+    await load('@tensorflow/tfjs-backend-cpu');
+    await load('@tensorflow/tfjs-backend-wasm');
+    const layers = await load('@tensorflow/tfjs-layers');
+    const converter = await load('@tensorflow/tfjs-converter');
+    if (missing.length) throw need(missing);
+    tf = { ...core, loadLayersModel: layers.loadLayersModel, model: layers.model, loadGraphModel: converter.loadGraphModel };
   }
   tf.env().set('IS_TEST', true); // no "install tfjs-node" banner
   await tf.setBackend('wasm');
@@ -103,27 +120,43 @@ export async function loadModel(tf: Tf, path: string, size?: [number, number]): 
   return { tf, model, run, logits, size: [h, w], kind };
 }
 
-export interface ImageSet { files: string[]; crcs: number[]; tensor: any }
+export interface ImageSet { files: string[]; crcs: number[]; tensor: any; skipped: string[] }
 
-/** The first `count` images of `dir` as one NHWC batch in `range`, with each file's CRC-32 (to tell sets apart by content). */
-export function loadImages(tf: Tf, dir: string, count: number, size: [number, number], range: [number, number]): ImageSet {
-  const files = listImages(dir).slice(0, count);
-  if (files.length === 0) throw new UsageError(`no PNG or JPEG images in ${dir}`);
+/**
+ * The first `count` images of `dir` as one NHWC batch in `range`, with each file's CRC-32 (to
+ * tell sets apart by content). An image that does not decode stops the command, naming it,
+ * unless `skipUnreadable`: then it is left out (the next readable ones take its place) and the
+ * files left out are listed on stderr.
+ */
+export function loadImages(tf: Tf, dir: string, count: number, size: [number, number], range: [number, number], skipUnreadable = false): ImageSet {
   const [h, w] = size;
-  const data = new Float32Array(files.length * h * w * 3);
-  const crcs: number[] = [];
-  files.forEach((f, i) => {
+  const files: string[] = [], crcs: number[] = [], skipped: string[] = [], images: Image[] = [];
+  for (const f of listImages(dir)) {
+    if (files.length === count) break;
     const bytes = new Uint8Array(readFileSync(f));
+    let img: Image;
+    try {
+      img = decodeImage(bytes, f);
+    } catch (e) {
+      if (!skipUnreadable) throw new Error(`${(e as Error).message}; --skip-unreadable leaves such images out`);
+      skipped.push(f);
+      continue;
+    }
+    files.push(f);
     crcs.push(crc32(bytes));
-    const img = readImage(f);
     // Centre crop to the input's aspect ratio, then resize.
-    const sq = h === w ? cropSquare(img, h) : resizeTo(img, h, w);
+    images.push(h === w ? cropSquare(img, h) : resizeTo(img, h, w));
+  }
+  if (skipped.length) process.stderr.write(`skipped ${skipped.length} unreadable image${skipped.length > 1 ? 's' : ''} in ${dir}: ${skipped.map((f) => basename(f)).join(', ')}\n`);
+  if (files.length === 0) throw new UsageError(`no ${skipped.length ? 'readable ' : ''}PNG or JPEG images in ${dir}`);
+  const data = new Float32Array(files.length * h * w * 3);
+  images.forEach((sq, i) => {
     for (let k = 0; k < sq.data.length; k++) data[i * h * w * 3 + k] = range[0] + (sq.data[k] / 255) * (range[1] - range[0]);
   });
-  return { files, crcs, tensor: tf.tensor4d(data, [files.length, h, w, 3]) };
+  return { files, crcs, tensor: tf.tensor4d(data, [files.length, h, w, 3]), skipped };
 }
 
-function resizeTo(img: ReturnType<typeof readImage>, h: number, w: number) {
+function resizeTo(img: Image, h: number, w: number): Image {
   const c = cropSquare(img, Math.max(h, w));
   const out = new Float32Array(h * w * 3);
   const y0 = Math.floor((c.height - h) / 2), x0 = Math.floor((c.width - w) / 2);

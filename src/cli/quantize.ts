@@ -4,27 +4,31 @@ import { basename } from 'node:path';
 import { init } from '../core/init.js';
 import { QUANT_DEFAULTS, BLOCK_MODES } from '../core/options.js';
 import { useDSConv, calibrate, type CalibrationReport } from '../tfjs/index.js';
-import { text, UsageError } from './args.js';
+import { readModelJson } from '../files/index.js';
+import { text, prepareOutput, UsageError } from './args.js';
 import { readModelFlags, loadTf, loadModel, loadImages, pluginOptions, touch, progress } from './model.js';
 
 const D = QUANT_DEFAULTS;
 
 export const QUANTIZE_USAGE = `usage: dsconv quantize --model model.json --out model.dsq [--bits ${D.bits}] [--block ${D.blockSize}] [--mantissa ${D.mantissaBits}]
          [--depthwise ${BLOCK_MODES.join('|')}] [--keep-first-float] [--size HxW] [--range LO,HI]
-         [--calibrate DIR] [--calibrate-count N] [--methods rounding,scales,cds] [--samples N]
+         [--calibrate DIR] [--calibrate-count N] [--methods rounding,scales,cds] [--samples N] [--skip-unreadable]
 
 Quantizes every conv of a TF.js layers or graph model (Conv2D, depthwise, fused) into a bundle:
 VQK, KDS, CDS and options of each layer, versioned and checksummed, which
 \`useDSConv(tf, { bundle })\` loads with no requantization. With --calibrate, the first N PNG/JPEG
 images of DIR (sorted by name; default 64) calibrate it (unlabelled). Images are centre-cropped,
 resized to the model's input size (--size when the model does not fix it) and mapped to --range
-(default 0,1).`;
+(default 0,1); an image that does not decode stops the command, unless --skip-unreadable leaves
+it out (and says so). --model takes model.json or its folder; --out's folder is made if missing.`;
 
 /** `dsconv quantize ...`; resolves with the exit status. */
 export async function quantizeCommand(argv: readonly string[]): Promise<number> {
   const { o, flags } = readModelFlags(argv, { out: text });
   const out = flags.out;
   if (!out) throw new UsageError('--out is required');
+  prepareOutput('--out', out);
+  readModelJson(o.model); // a missing model fails now, not after TF.js has loaded
   await init();
   const tf = await loadTf();
   const l = await loadModel(tf, o.model, o.size);
@@ -36,7 +40,7 @@ export async function quantizeCommand(argv: readonly string[]): Promise<number> 
       keepFirstFloat: o.keepFirst, size: l.size, range: o.range,
     };
     if (o.calibrate) {
-      const set = loadImages(tf, o.calibrate, o.calibrateCount, l.size, o.range);
+      const set = loadImages(tf, o.calibrate, o.calibrateCount, l.size, o.range, o.skipUnreadable);
       console.log(`calibrating on ${set.files.length} unlabelled images from ${o.calibrate} (keep them out of any evaluation set)`);
       const rep = await calibrate(plugin, l.run, set.tensor, {
         methods: o.methods, samples: o.samples, onLayer: (s) => progress('calibrating', s.index + 1, plugin.layers.length),

@@ -3,7 +3,7 @@
 import { BfpParam } from './abi.js';
 import { rt } from './runtime.js';
 import { bfpRecord } from './records.js';
-import { checkFinite, int } from './validate.js';
+import { checkFinite, float32Array, int } from './validate.js';
 import { QUANT_RANGES } from './options.js';
 
 /**
@@ -17,12 +17,15 @@ export function bfpDequantize(x: Float32Array, pixels: number, channels: number,
   const r = rt();
   const cg = channels / groups;
   const blockLen = Math.min(blockSize, cg);
-  const src = r.scratch.input.ensure(x.byteLength);
-  const dst = r.scratch.image.ensure(x.byteLength);
-  r.f32(src, x.length).set(x);
-  const q = bfpRecord(r, src, pixels, channels, groups, cg, blockLen, Math.ceil(cg / blockLen), mantissaBits);
+  // Sized from the shape, as forward() sizes its copies: not from x's own (overridable) getters.
+  const n = pixels * channels;
+  float32Array('x', x, n, `NHWC [${pixels}][${channels}]`);
+  const src = r.scratch.input.ensure(n * 4);
+  const dst = r.scratch.image.ensure(n * 4);
+  r.f32(src, n).set(x);
+  const q = bfpRecord(r.params(BfpParam.count), src, pixels, channels, groups, cg, blockLen, Math.ceil(cg / blockLen), mantissaBits);
   q[BfpParam.dst] = dst; q[BfpParam.dstStride] = channels;
   const bad = r.k.bfp_dequant(r.paramsPtr);
-  if (bad) checkFinite('input', x, r.k.f32_find_nonfinite(src, x.length));
-  return r.f32(dst, x.length).slice();
+  if (bad) checkFinite('input', x, r.k.f32_find_nonfinite(src, n));
+  return r.f32(dst, n).slice();
 }

@@ -25,7 +25,7 @@ export interface Kernels {
   f32_igemm_4x8(params: number): void;
   f32_dwconv_1x16(params: number): void;
   /** Layout, output and checks. */
-  f32_transpose(src: number, rows: number, cols: number, dst: number, dstStride: number): void;
+  f32_transpose(src: number, rows: number, cols: number, srcStride: number, dst: number, dstStride: number): void;
   f32_repack(src: number, pixels: number, channels: number, srcStride: number, dst: number, dstStride: number): void;
   f32_epilogue(params: number): void;
   f32_find_nonfinite(ptr: number, n: number): number;
@@ -56,7 +56,7 @@ export const EXPORTS: { readonly [K in ExportName]-?: { arity: Parameters<NonNul
   dsconv_dequant_dw: { arity: 6, role: 'weights' },
   f32_igemm_4x8: { arity: 1, role: 'conv' },
   f32_dwconv_1x16: { arity: 1, role: 'conv' },
-  f32_transpose: { arity: 5, role: 'layout' },
+  f32_transpose: { arity: 6, role: 'layout' },
   f32_repack: { arity: 6, role: 'layout' },
   f32_epilogue: { arity: 1, role: 'epilogue' },
   f32_find_nonfinite: { arity: 2, role: 'check' },

@@ -1,6 +1,6 @@
 // Convolution geometry: option normalisation, padding, output size, and the indirection buffer
 // that maps each (output pixel, tap) to the input pixel it reads.
-import { int, intPair, object, oneOf, or, describe, float32Array, finiteFloat32Array } from './validate.js';
+import { int, intPair, object, oneOf, or, describe, float32Array, finiteFloat32Array, keysOf, knownOptions } from './validate.js';
 
 export type Activation = 'none' | 'relu' | 'relu6';
 export type Layout = 'NCHW' | 'NHWC';
@@ -64,11 +64,18 @@ export interface Plan {
   outWidth: number;
 }
 
+export const CONV_KEYS = keysOf<ConvOptions>({
+  inChannels: 1, outChannels: 1, kernelSize: 1, stride: 1, padding: 1, dilation: 1, groups: 1, bias: 1, activation: 1,
+});
+export const SHAPE_KEYS = keysOf<InputShape>({ batch: 1, height: 1, width: 1, layout: 1, outputLayout: 1 });
+
 export const ACTIVATIONS: readonly Activation[] = ['none', 'relu', 'relu6'];
 const LAYOUTS: readonly Layout[] = ['NCHW', 'NHWC'];
 
-export function parseGeometry(options: unknown): Geometry {
+/** The geometry in `options`; `known`, the option names the caller takes, makes any other key a TypeError. */
+export function parseGeometry(options: unknown, known?: readonly string[]): Geometry {
   const o = object('options', options);
+  if (known) knownOptions('options', o, known);
   const inChannels = int('options.inChannels', o.inChannels, 1);
   const outChannels = int('options.outChannels', o.outChannels, 1);
   const [kh, kw] = intPair('options.kernelSize', o.kernelSize, 1);
@@ -124,6 +131,7 @@ export function plan(g: Geometry, input: unknown, shape: unknown): Plan {
 /** Validates an input shape and resolves its padding and output size. */
 export function resolve(g: Geometry, shape: unknown): Plan {
   const s = object('shape', shape);
+  knownOptions('shape', s, SHAPE_KEYS);
   const batch = int('shape.batch', or(s.batch, 1), 1);
   const height = int('shape.height', s.height, 1);
   const width = int('shape.width', s.width, 1);

@@ -1,6 +1,6 @@
 // dsconv: DSConv quantized convolution as WebAssembly SIMD kernels.
 export { init, type InitOptions } from './init.js';
-export { getInfo, profile, type Build, type Info, type Profile } from './runtime.js';
+export { getInfo, profile, shutdown, trimMemory, type Build, type Info, type Profile } from './runtime.js';
 export { DSConv2d, type WeightBytes } from './layers/dsconv2d.js';
 export { Conv2d, conv2d } from './layers/conv2d.js';
 export type { DSConvOptions, Quantization, QuantSettings } from './options.js';

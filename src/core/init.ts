@@ -1,12 +1,16 @@
 // init(): choosing a build for this engine, loading it (wasm-source.ts), checking it (exports.ts,
 // probes.ts) and installing the runtime every layer uses (runtime.ts).
-import { type Build, Runtime, install, isInstalled } from './runtime.js';
-import { checkExports } from './exports.js';
+import { type Build, Runtime, install, isInstalled, rt } from './runtime.js';
+import { type Kernels, checkExports } from './exports.js';
 import { hasSimd, hasRelaxedSimd, relaxedDotFault } from './probes.js';
-import { type Bytes, defaultUrl, instantiate, isBytes, readWasm } from './wasm-source.js';
-import { describe } from './validate.js';
+import { type Bytes, type Variant, defaultUrl, instantiate, isBytes, readWasm } from './wasm-source.js';
+import { EXPORT_NAMES } from './threads/job.js';
+import { Pool } from './threads/pool.js';
+import { cores, defaultWorkerUrl, threadsUnavailable } from './threads/platform.js';
+import type { Fn } from './threads/control.js';
+import { describe, keysOf, knownOptions } from './validate.js';
 
-type Source<T> = T | Partial<Record<Build, T>>;
+type Source<T> = T | Partial<Record<Variant, T>>;
 
 export interface InitOptions {
   /**
@@ -16,24 +20,96 @@ export interface InitOptions {
    * variable sets the default.
    */
   build?: 'auto' | Build;
-  /** Where to fetch the .wasm from: one URL (that exact module) or one per build. Default: next to this module. */
+  /**
+   * Threads a call may run on, the calling one included: a number from 1 to 64, or 'auto'
+   * (default): min(4, the cores the platform reports). 1 runs everything on the calling thread
+   * with no workers. More than 1 needs shared memory and workers; where they are missing (a page
+   * that is not cross-origin isolated) the runtime runs on one thread and getInfo() says why.
+   * Four by default because a layer's call is split into phases with a barrier between them,
+   * and past four threads the barriers cost small layers more than the split gains; ask for
+   * more on big inputs. In Node the DSCONV_THREADS environment variable sets the default.
+   */
+  threads?: number | 'auto';
+  /** Where the workers' script is (threads/worker.js beside this module by default): for bundles that move it. */
+  workerUrl?: string | URL;
+  /**
+   * Where to fetch the .wasm from: one URL (that exact module) or one per build: simd, relaxed,
+   * and their threaded twins simdThreads, relaxedThreads. Default: next to this module.
+   */
   wasmUrl?: Source<string | URL>;
   /** The .wasm bytes themselves, one module or one per build; takes precedence over wasmUrl. */
   wasmBinary?: Source<ArrayBuffer | Uint8Array>;
 }
 
-let loading: Promise<Runtime> | undefined;
+const INIT_KEYS = keysOf<InitOptions>({ build: 1, threads: 1, workerUrl: 1, wasmUrl: 1, wasmBinary: 1 });
+const VARIANTS: readonly Variant[] = ['simd', 'relaxed', 'simdThreads', 'relaxedThreads'];
+const MAX_THREADS = 64;
 
-/** Loads and instantiates the wasm module. Safe to call more than once. */
+let loading: Promise<Runtime> | undefined;
+/** The options of the init() call that loaded the runtime (or is loading it). */
+let first: InitOptions | undefined;
+
+/**
+ * Loads and instantiates the wasm module. Safe to call more than once: a later call resolves
+ * once the module is loaded. Options take effect once per process or page, so a later call
+ * that gives an option differing from the first call's rejects with a RangeError naming it,
+ * rather than being silently ignored; no options, or the same ones, are always fine.
+ */
 export function init(options: InitOptions = {}): Promise<void> {
   try {
     checkOptions(options);
   } catch (e) {
     return Promise.reject(e);
   }
-  if (isInstalled()) return Promise.resolve();
-  loading ??= loadRuntime(options).then((r) => { install(r); return r; }).finally(() => (loading = undefined));
-  return loading.then(() => undefined);
+  if (!loading && !isInstalled()) {
+    first = { ...options };
+    loading = loadRuntime(options).then((r) => { install(r); return r; })
+      .catch((e: unknown) => { first = undefined; throw e; })
+      .finally(() => (loading = undefined));
+  }
+  const ready = loading ?? Promise.resolve();
+  return ready.then(() => checkSame(first!, options));
+}
+
+/**
+ * A later init()'s options against the first call's, by value, whatever the option. `build`
+ * compares with the build in use: 'auto' always agrees, and the first call's 'auto' became one.
+ */
+function checkSame(was: InitOptions, now: InitOptions): void {
+  const a = was as Record<string, unknown>, b = now as Record<string, unknown>;
+  for (const key of Object.keys(b)) {
+    if (b[key] === undefined) continue;
+    if (key === 'build') {
+      const inUse = rt().build;
+      if (b.build !== 'auto' && b.build !== inUse) {
+        throw new RangeError(`options.build is '${String(b.build)}', but dsconv is already initialised with the '${inUse}' build; init() options take effect once per process or page`);
+      }
+    } else if (key === 'threads') {
+      // Like build: the count the first call resolved ('auto' became one) is what agrees.
+      const asked = rt().threadsAsked;
+      if (b.threads !== 'auto' && b.threads !== asked) {
+        throw new RangeError(`options.threads is ${String(b.threads)}, but dsconv is already initialised for ${asked} thread${asked === 1 ? '' : 's'}; init() options take effect once per process or page`);
+      }
+    } else if (!sameValue(a[key], b[key])) {
+      throw new RangeError(`options.${key} differs from the first init() call's${a[key] === undefined ? ', which did not give it' : ''}; init() options take effect once per process or page, so call it again with no options or the same ones`);
+    }
+  }
+}
+
+/** Equal as options: primitives, URLs by href, bytes by content, plain objects key by key. */
+function sameValue(x: unknown, y: unknown): boolean {
+  if (Object.is(x, y)) return true;
+  if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
+  if (x instanceof URL || y instanceof URL) return x instanceof URL && y instanceof URL && x.href === y.href;
+  if (isBytes(x) || isBytes(y)) {
+    if (!isBytes(x) || !isBytes(y)) return false;
+    const u = x instanceof Uint8Array ? x : new Uint8Array(x), v = y instanceof Uint8Array ? y : new Uint8Array(y);
+    return u.length === v.length && u.every((e, i) => e === v[i]);
+  }
+  const xs = x as Record<string, unknown>, ys = y as Record<string, unknown>;
+  const keys = new Set([...Object.keys(xs), ...Object.keys(ys)]);
+  for (const k of keys) if (!sameValue(xs[k], ys[k])) return false;
+  return true;
 }
 
 function requestedBuild(options: InitOptions): 'auto' | Build {
@@ -56,43 +132,122 @@ export async function loadRuntime(options: InitOptions = {}): Promise<Runtime> {
       + 'it runs in Chrome 91, Firefox 89, Safari 16.4, Node 20 or newer');
   }
   const want = requestedBuild(options);
+  const asked = await requestedThreads(options);
+  let why = asked > 1 ? await threadsUnavailable() ?? noThreadedSource(options) : undefined;
+  const threaded = asked > 1 && why === undefined;
   const single = isSingle(options.wasmBinary) ? options.wasmBinary : options.wasmBinary === undefined && isSingle(options.wasmUrl) ? options.wasmUrl : undefined;
+  let loaded: Loaded;
   if (single !== undefined) {
     // One module given: use exactly it, after checking it is what was asked for and exact.
-    const { kernels, relaxed } = checkExports(await instantiate(isBytes(single) ? single : await readWasm(single, 'options.wasmUrl')));
-    const build: Build = relaxed ? 'relaxed' : 'simd';
+    loaded = await load(isBytes(single) ? single : await readWasm(single, 'options.wasmUrl'));
+    const build: Build = loaded.relaxed ? 'relaxed' : 'simd';
     if (want !== 'auto' && want !== build) throw new Error(`dsconv: the build asked for is '${want}' but the module given is the '${build}' build`);
-    const fault = relaxed ? relaxedDotFault(kernels) : undefined;
+    const fault = loaded.relaxed ? relaxedDotFault(loaded.kernels) : undefined;
     if (fault) throw new Error(`dsconv: the module given is the relaxed build, but this engine's relaxed dot product is not exact (${fault})`);
-    return new Runtime(kernels, build);
+    if (threaded && !loaded.shared) why = 'the module given is not a threaded build (dsconv-threads.wasm or dsconv-relaxed-threads.wasm)';
+  } else {
+    loaded = await pick(options, want, threaded);
   }
+  const r = new Runtime(loaded.kernels, loaded.relaxed ? 'relaxed' : 'simd');
+  if (threaded && loaded.shared) {
+    try {
+      const probeAt = [0];
+      for (let t = 1; t < asked; t++) probeAt.push(r.heap.alloc(80));
+      r.attach(await Pool.create({
+        threads: asked, module: loaded.module, memory: loaded.kernels.memory, names: EXPORT_NAMES,
+        fns: EXPORT_NAMES.map((n) => (loaded.kernels[n] ?? unavailable(n)) as Fn),
+        workerUrl: options.workerUrl ?? defaultWorkerUrl(), probeAt,
+      }));
+    } catch (e) {
+      why = `the workers could not start: ${(e as Error).message}`;
+    }
+  }
+  r.threadsAsked = asked;
+  if (why !== undefined) r.threadsReason = `${asked} threads were asked for, 1 runs: ${why}`;
+  return r;
+}
+
+interface Loaded {
+  module: WebAssembly.Module;
+  kernels: Kernels;
+  relaxed: boolean;
+  /** Whether its memory is shared (a threaded build). */
+  shared: boolean;
+}
+
+async function load(src: Bytes | Response): Promise<Loaded> {
+  const { module, exports, shared } = await instantiate(src);
+  return { module, shared, ...checkExports(exports) };
+}
+
+/** The relaxed build where it validates and is exact (unless `want` says otherwise), else the portable one. */
+async function pick(options: InitOptions, want: 'auto' | Build, threaded: boolean): Promise<Loaded> {
   if (want !== 'simd') {
     if (hasRelaxedSimd()) {
-      const { kernels } = checkExports(await instantiate(await source(options, 'relaxed')));
-      const fault = relaxedDotFault(kernels);
-      if (!fault) return new Runtime(kernels, 'relaxed');
+      const loaded = await load(await source(options, threaded ? 'relaxedThreads' : 'relaxed'));
+      const fault = relaxedDotFault(loaded.kernels);
+      if (!fault) return loaded;
       if (want === 'relaxed') throw new Error(`dsconv: the relaxed build was asked for, but this engine's relaxed dot product is not exact (${fault})`);
     } else if (want === 'relaxed') {
       throw new Error('dsconv: the relaxed build was asked for, but this engine does not support relaxed SIMD');
     }
   }
-  return new Runtime(checkExports(await instantiate(await source(options, 'simd'))).kernels, 'simd');
+  return load(await source(options, threaded ? 'simdThreads' : 'simd'));
+}
+
+/** Exports of the relaxed build only, which a portable module lacks: never called there. */
+function unavailable(name: string): Fn {
+  return () => {
+    throw new Error(`dsconv internal: ${name} called on a build that lacks it`);
+  };
+}
+
+/**
+ * Sources given per build but none for a threaded one: the caller ships only the plain builds
+ * (a bundle made before threads existed), so those run, on one thread.
+ */
+function noThreadedSource(options: InitOptions): string | undefined {
+  for (const [name, v] of [['wasmBinary', options.wasmBinary], ['wasmUrl', options.wasmUrl]] as const) {
+    if (v === undefined || isSingle(v)) continue;
+    const o = v as Partial<Record<Variant, unknown>>;
+    if (o.simdThreads === undefined && o.relaxedThreads === undefined) return `options.${name} gives no threaded build (simdThreads, relaxedThreads)`;
+  }
+  return undefined;
+}
+
+async function requestedThreads(options: InitOptions): Promise<number> {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.DSCONV_THREADS;
+  const [name, value]: [string, unknown] = options.threads !== undefined ? ['options.threads', options.threads]
+    : env ? ['DSCONV_THREADS', env === 'auto' ? env : Number(env)] : ['options.threads', 'auto'];
+  if (value === 'auto') return Math.min(4, await cores());
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_THREADS) {
+    throw new RangeError(`${name} must be 'auto' or an integer from 1 to ${MAX_THREADS}, got ${describe(value)}`);
+  }
+  return value;
 }
 
 function checkOptions(options: InitOptions): void {
   if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, got ${describe(options)}`);
+  knownOptions('options', options, INIT_KEYS);
   checkSource('options.wasmUrl', options.wasmUrl, (v) => typeof v === 'string' || v instanceof URL, 'a string or a URL');
   checkSource('options.wasmBinary', options.wasmBinary, isBytes, 'an ArrayBuffer or a Uint8Array');
+  if (options.workerUrl !== undefined && typeof options.workerUrl !== 'string' && !(options.workerUrl instanceof URL)) {
+    throw new TypeError(`options.workerUrl must be a string or a URL, got ${describe(options.workerUrl)}`);
+  }
+  const t = options.threads;
+  if (t !== undefined && t !== 'auto' && (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > MAX_THREADS)) {
+    throw new RangeError(`options.threads must be 'auto' or an integer from 1 to ${MAX_THREADS}, got ${describe(t)}`);
+  }
 }
 
 /** wasmUrl / wasmBinary: undefined, one value, or an object with a value per build. */
 function checkSource(name: string, v: unknown, ok: (v: unknown) => boolean, what: string): void {
   if (v === undefined || ok(v)) return;
   if (typeof v !== 'object' || v === null || ArrayBuffer.isView(v) || Array.isArray(v)) {
-    throw new TypeError(`${name} must be ${what}, or { simd, relaxed } of those, got ${describe(v)}`);
+    throw new TypeError(`${name} must be ${what}, or { ${VARIANTS.join(', ')} } of those, got ${describe(v)}`);
   }
   for (const key of Object.keys(v)) {
-    if (key !== 'simd' && key !== 'relaxed') throw new RangeError(`${name} has an unknown key ${JSON.stringify(key)}; expected 'simd' or 'relaxed'`);
+    if (!(VARIANTS as string[]).includes(key)) throw new RangeError(`${name} has an unknown key ${JSON.stringify(key)}; expected one of ${VARIANTS.map((k) => `'${k}'`).join(', ')}`);
     const x = (v as Record<string, unknown>)[key];
     if (x !== undefined && !ok(x)) throw new TypeError(`${name}.${key} must be ${what}, got ${describe(x)}`);
   }
@@ -102,11 +257,11 @@ function isSingle<T>(s: Source<T> | undefined): s is T {
   return typeof s === 'string' || s instanceof URL || isBytes(s);
 }
 
-async function source(options: InitOptions, build: Build): Promise<Bytes | Response> {
-  const bin = options.wasmBinary as Partial<Record<Build, Bytes>> | undefined;
-  const given = bin?.[build];
+async function source(options: InitOptions, variant: Variant): Promise<Bytes | Response> {
+  const bin = options.wasmBinary as Partial<Record<Variant, Bytes>> | undefined;
+  const given = bin?.[variant];
   if (given) return given;
-  const url = options.wasmUrl as Partial<Record<Build, string | URL>> | undefined;
-  const own = url?.[build];
-  return own === undefined ? readWasm(defaultUrl(build === 'relaxed'), `the ${build} build`) : readWasm(own, `options.wasmUrl.${build}`);
+  const url = options.wasmUrl as Partial<Record<Variant, string | URL>> | undefined;
+  const own = url?.[variant];
+  return own === undefined ? readWasm(defaultUrl(variant), `the ${variant} build`) : readWasm(own, `options.wasmUrl.${variant}`);
 }

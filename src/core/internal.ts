@@ -1,7 +1,10 @@
 // The one internal entry (not in package.json's exports), for the tests that reach below the public
 // API: the kernel tests (the runtime and its records, the kernel table, the packers and paths, so
-// each kernel can be run directly), the runtime's scratch accounting, and the VQK rounding.
-export { rt, Runtime, type Build } from './runtime.js';
+// each kernel can be run directly), the runtime's scratch accounting, the VQK rounding, and the
+// thread pool's fault injection.
+export { rt, install, Runtime, type Build } from './runtime.js';
+export { FAULT_THROW, FAULT_EXIT, FAULT_HANG } from './threads/control.js';
+export { part, splitTiles } from './layers/path.js';
 export { loadRuntime } from './init.js';
 export { EXPORTS, type Kernels, type ExportName } from './exports.js';
 export { ConvParam, BfpParam, EpilogueParam } from './abi.js';

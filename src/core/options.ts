@@ -1,7 +1,7 @@
 // The quantization options and their one schema: defaults and ranges written once, read by
 // DSConv2d, the TF.js plug-in, the layer format and the CLI.
-import type { ConvOptions } from './geometry.js';
-import { int, oneOf, or } from './validate.js';
+import { type ConvOptions, CONV_KEYS } from './geometry.js';
+import { int, oneOf, or, keysOf } from './validate.js';
 
 /**
  * Weight blocks of a depthwise layer (one input channel per group): 'channels' (one scale per
@@ -23,6 +23,8 @@ export interface QuantSettings {
 }
 
 export const QUANT_DEFAULTS: Readonly<QuantSettings> = { bits: 4, blockSize: 32, mantissaBits: 8, depthwiseBlocks: 'channels' };
+
+export const QUANT_KEYS = keysOf<QuantSettings>({ bits: 1, blockSize: 1, mantissaBits: 1, depthwiseBlocks: 1 });
 
 /** Inclusive ranges of the integer settings. */
 export const QUANT_RANGES = {
@@ -48,6 +50,13 @@ export interface DSConvOptions extends ConvOptions, Partial<QuantSettings> {
   gamma?: Float32Array;
   delta?: Float32Array;
 }
+
+/** What DSConv2d takes; Conv2d takes the same minus the CDS, and ignores the quantization settings. */
+export const DSCONV_KEYS = keysOf<DSConvOptions>({
+  inChannels: 1, outChannels: 1, kernelSize: 1, stride: 1, padding: 1, dilation: 1, groups: 1, bias: 1, activation: 1,
+  bits: 1, blockSize: 1, mantissaBits: 1, depthwiseBlocks: 1, gamma: 1, delta: 1,
+});
+export const CONV2D_KEYS: readonly string[] = [...CONV_KEYS, ...QUANT_KEYS];
 
 /** Quantization settings of a DSConv2d, after defaults. */
 export interface Quantization {

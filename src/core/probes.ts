@@ -25,14 +25,14 @@ export function hasRelaxedSimd(): boolean {
 /**
  * Runs the relaxed dot product on vectors whose exact lanes are known: int8 extremes against
  * 7-bit values, four-product sums past the int16 range, accumulators near the int32 ends.
- * Returns undefined when every lane is exact, else what went wrong. Uses the bytes at
- * heap_base, before any layer exists.
+ * Returns undefined when every lane is exact, else what went wrong. Uses 64 bytes at `at`
+ * (by default heap_base, before any layer exists).
  */
-export function relaxedDotFault(k: Kernels): string | undefined {
+export function relaxedDotFault(k: Kernels, at = k.heap_base()): string | undefined {
   const a = new Int8Array([-128, -128, -128, -128, 127, 127, 127, 127, -128, 127, -1, 5, -7, 100, -100, 0]);
   const b = new Uint8Array([127, 127, 127, 127, 127, 127, 127, 127, 127, 0, 64, 126, 1, 77, 3, 127]);
   const c = new Int32Array([-2147483648 + 70000, 2147483647 - 70000, 123456, -5]);
-  const base = (k.heap_base() + 15) & ~15;
+  const base = (at + 15) & ~15;
   const mem = () => new Uint8Array(k.memory.buffer);
   mem().set(new Uint8Array(a.buffer), base);
   mem().set(b, base + 16);

@@ -1,7 +1,7 @@
 // Weight quantization for DSConv: VQK (b-bit integers) and KDS (block scales),
 // plus nibble/byte packing. Arithmetic follows docs/ARITHMETIC.md exactly.
 import { type BlockMode, QUANT_RANGES } from './options.js';
-import { requireFinite } from './validate.js';
+import { requireFinite, float32Array, int, object, keysOf, knownOptions } from './validate.js';
 
 export type { BlockMode };
 
@@ -85,6 +85,13 @@ function quantizeBlock(w: Float32Array, idx: number[], bits: number, q: Int8Arra
   return Math.fround(num / den);
 }
 
+const SHAPE_KEYS = keysOf<WeightShape>({ outChannels: 1, groupChannels: 1, kh: 1, kw: 1 });
+
+/**
+ * VQK and KDS of float32 OIHW weights `w` of `shape` (docs/ARITHMETIC.md, "Weights"): b-bit
+ * integers and one scale per block of `blockSize` input channels and tap ('channels'), or per
+ * output channel over its taps ('taps', depthwise only).
+ */
 export function quantizeWeights(
   w: Float32Array,
   shape: WeightShape,
@@ -92,18 +99,16 @@ export function quantizeWeights(
   blockSize: number,
   mode: BlockMode,
 ): QuantizedWeights {
-  const { outChannels, groupChannels, kh, kw } = shape;
-  checkCount('outChannels', outChannels);
-  checkCount('groupChannels', groupChannels);
-  checkCount('kh', kh);
-  checkCount('kw', kw);
+  const sh = object('shape', shape);
+  knownOptions('shape', sh, SHAPE_KEYS);
+  // A weight tensor with no entries has nothing to quantize: every dimension is at least 1.
+  const outChannels = int('shape.outChannels', sh.outChannels, 1);
+  const groupChannels = int('shape.groupChannels', sh.groupChannels, 1);
+  const kh = int('shape.kh', sh.kh, 1);
+  const kw = int('shape.kw', sh.kw, 1);
   checkBits(bits);
   const total = outChannels * groupChannels * kh * kw;
-  if (w.length !== total) {
-    throw new RangeError(
-      `weights length ${w.length} does not match shape ${outChannels}x${groupChannels}x${kh}x${kw} = ${total}`,
-    );
-  }
+  float32Array('weights', w, total, `OIHW [${outChannels}][${groupChannels}][${kh}][${kw}]`);
   // A NaN would make the max search and the scale meaningless.
   requireFinite('weights', w);
   const q = new Int8Array(total);

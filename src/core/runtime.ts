@@ -5,6 +5,8 @@ import { Heap, Scratch } from './heap.js';
 import type { Kernels, ExportName } from './exports.js';
 import { EXPORTS } from './exports.js';
 import { BfpParam, ConvParam, EpilogueParam } from './abi.js';
+import type { Pool } from './threads/pool.js';
+import { Job, type JobHost, recordBytes } from './threads/job.js';
 
 /** The two binaries: portable fixed-width SIMD, and the same kernels plus relaxed-SIMD ones. */
 export type Build = 'simd' | 'relaxed';
@@ -21,7 +23,13 @@ export interface ScratchSet {
   zero: Scratch;    // all zeros: what padded taps read
 }
 
-export class Runtime {
+/**
+ * Multiply-accumulates below which a call stays on one thread: waking the workers and the
+ * barriers between phases cost more than the split saves (measured: docs/BENCHMARKS.md).
+ */
+export const SPLIT_MIN_MACS = 1 << 20;
+
+export class Runtime implements JobHost {
   /** The exports layers call; swapped for a timed copy while profile() runs. */
   k: Kernels;
   readonly heap: Heap;
@@ -33,6 +41,16 @@ export class Runtime {
   private paramsBuffer?: ArrayBuffer;
   private paramsI32?: Int32Array;
   private paramsF32View?: Float32Array;
+  /** The workers, when this runtime runs on more than one thread. */
+  pool?: Pool;
+  /** Threads init() asked for ('auto' resolved), and why fewer run, if they do. */
+  threadsAsked = 1;
+  threadsReason?: string;
+  /** Multiply-accumulates from which a call is split (SPLIT_MIN_MACS; the tests lower it). */
+  splitMinMacs = SPLIT_MIN_MACS;
+  /** While profile() runs: calls stay unsplit, since the workers would call the untimed exports. */
+  profiling = false;
+  private records = 0; // the pool's per-thread record regions
 
   constructor(kernels: Kernels, readonly build: Build) {
     this.k = kernels;
@@ -40,6 +58,41 @@ export class Runtime {
     const s = () => new Scratch(this.heap);
     this.scratch = { input: s(), output: s(), image: s(), mant: s(), scale: s(), acc: s(), weights: s(), zero: s() };
     this.paramsPtr = this.heap.alloc(this.paramSlots * 4);
+  }
+
+  /** Threads calls may run on now (1 without a pool, or once it has failed or shut down). */
+  get threads(): number {
+    return this.pool && !this.pool.broken ? this.pool.size : 1;
+  }
+
+  /** Hands the runtime its workers (init() does, once they are ready). */
+  attach(pool: Pool): void {
+    this.pool = pool;
+    this.records = this.heap.alloc(pool.size * recordBytes(this.paramSlots));
+  }
+
+  recordsAt(t: number): number {
+    return this.records + t * recordBytes(this.paramSlots);
+  }
+
+  /** Shares to split a call of `macs` multiply-accumulates into (1: run it here, unsplit). */
+  sharesFor(macs: number): number {
+    const n = this.threads;
+    if (n === 1 || this.profiling || macs < this.splitMinMacs) return 1;
+    return Math.min(n, Math.max(2, Math.floor(macs / this.splitMinMacs)));
+  }
+
+  /** A job of `shares` shares (threads/job.ts). */
+  job(shares: number): Job {
+    return new Job(this, shares, this.paramSlots);
+  }
+
+  /** Ends the workers: later calls run on this thread. */
+  shutdown(): void {
+    if (this.pool && !this.pool.broken) {
+      this.pool.shutdown();
+      this.threadsReason = 'shutdown() was called';
+    }
   }
 
   get memoryBytes(): number {
@@ -90,6 +143,15 @@ export class Runtime {
     return ptr;
   }
 
+  /**
+   * Gives every shared scratch buffer back to the heap; the next call allocates what it needs
+   * again. Buffers layers keep (weights, indirection) are untouched.
+   */
+  trim(): void {
+    for (const s of Object.values(this.scratch)) s.dispose();
+    this.zeroBytes = 0; // the zero region is gone: the next zeros() refills a new one
+  }
+
   /** Allocates and fills a persistent buffer with a copy of `data`. */
   upload(data: ArrayBufferView): number {
     const ptr = this.heap.alloc(data.byteLength);
@@ -122,12 +184,33 @@ export interface Info {
   memoryBytes: number;
   /** Bytes allocated by layers and scratch buffers. */
   usedBytes: number;
+  /** Threads a call may run on: the calling thread and the workers. */
+  threads: number;
+  /** Why there are fewer threads than init() was asked for, when there are. */
+  threadsReason?: string;
 }
 
-/** Which build is in use and how much wasm memory it holds. */
+/** Which build is in use, on how many threads, and how much wasm memory it holds. */
 export function getInfo(): Info {
   const r = rt();
-  return { build: r.build, memoryBytes: r.memoryBytes, usedBytes: r.heap.usedBytes };
+  const info: Info = { build: r.build, memoryBytes: r.memoryBytes, usedBytes: r.heap.usedBytes, threads: r.threads };
+  const why = r.pool?.broken && r.pool.broken !== 'shut down' ? r.pool.broken : r.threadsReason;
+  if (why !== undefined) info.threadsReason = why;
+  return info;
+}
+
+/** Ends the worker threads, if any; later calls run on the calling thread. */
+export function shutdown(): void {
+  current?.shutdown();
+}
+
+/**
+ * Releases the scratch buffers all layers share back to the allocator. They keep the size of the
+ * largest call so far, so after one huge call they hold its size until trimmed. Wasm memory cannot
+ * shrink: the bytes go back to the allocator for later layers and calls, and usedBytes drops.
+ */
+export function trimMemory(): void {
+  rt().trim();
 }
 
 /** Time spent in each wasm export while `fn` ran, ms, and the calls made. */
@@ -139,7 +222,8 @@ export interface Profile {
 /**
  * Runs `fn` (synchronously) with every kernel call timed, and returns where the time went:
  * milliseconds and calls per wasm export (EXPORTS gives each one's role). Timing adds a little
- * to each call, so compare shares, not totals, with untimed runs.
+ * to each call, so compare shares, not totals, with untimed runs. Calls run on one thread
+ * while profiled.
  */
 export function profile(fn: () => void): Profile {
   const r = rt();
@@ -160,10 +244,12 @@ export function profile(fn: () => void): Profile {
     };
   }
   r.k = timed as unknown as Kernels;
+  r.profiling = true;
   try {
     fn();
   } finally {
     r.k = plain;
+    r.profiling = false;
   }
   return result;
 }

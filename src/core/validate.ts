@@ -28,12 +28,17 @@ export function intPair(name: string, v: unknown, min: number): [number, number]
   throw new TypeError(`${name} must be an integer or [${name}H, ${name}W], got ${describe(v)}`);
 }
 
+// The engine's own length of a typed array: a subclass can override the `length` getter, and
+// what is copied is the real contents.
+const typedLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Int8Array.prototype), 'length')!.get!;
+
 export function float32Array(name: string, v: unknown, length: number, shape: string): Float32Array {
   if (!(v instanceof Float32Array)) {
     throw new TypeError(`${name} must be a Float32Array of length ${length} (${shape}), got ${describe(v)}`);
   }
-  if (v.length !== length) {
-    throw new RangeError(`${name} must have length ${length} (${shape}), got ${v.length}`);
+  const n = typedLength.call(v) as number;
+  if (n !== length) {
+    throw new RangeError(`${name} must have length ${length} (${shape}), got ${n}`);
   }
   return v;
 }
@@ -61,6 +66,24 @@ export function oneOf<T extends string>(name: string, v: unknown, allowed: reado
       `${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(v)}`);
   }
   return v as T;
+}
+
+/**
+ * Throws a TypeError naming the first own key of `o` that is not in `known`, and listing those:
+ * plain JS gets no type check, and a misspelt option would silently keep its default.
+ */
+export function knownOptions(name: string, o: object, known: readonly string[]): void {
+  // for...in allocates nothing, and hasOwn is asked only on a miss: forward() runs this per call.
+  for (const k in o) {
+    if (!known.includes(k) && Object.hasOwn(o, k)) {
+      throw new TypeError(`${name} has an unknown option ${JSON.stringify(k)}; the options are ${known.join(', ')}`);
+    }
+  }
+}
+
+/** The option names of an options type, written as `{ name: 1, ... }` so tsc keeps them in step with it. */
+export function keysOf<T>(names: Record<keyof T, 1>): readonly string[] {
+  return Object.keys(names);
 }
 
 export function object(name: string, v: unknown): Record<string, unknown> {

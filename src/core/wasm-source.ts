@@ -3,35 +3,51 @@
 
 export type Bytes = ArrayBuffer | Uint8Array;
 
+/** The four binaries: portable and relaxed SIMD, each also over a shared, imported memory. */
+export type Variant = 'simd' | 'relaxed' | 'simdThreads' | 'relaxedThreads';
+
 /**
  * Where each binary is by default. Written out as literal `new URL('…', import.meta.url)` calls so
  * that bundlers that know the pattern (webpack 5, Vite, Rollup, Parcel) copy the .wasm as an asset
  * and rewrite the URL; a computed path would be invisible to them.
  */
-export function defaultUrl(relaxed: boolean): URL {
-  return relaxed
-    ? new URL('../../build/dsconv-relaxed.wasm', import.meta.url)
-    : new URL('../../build/dsconv.wasm', import.meta.url);
+export function defaultUrl(variant: Variant): URL {
+  switch (variant) {
+    case 'simd': return new URL('../../build/dsconv.wasm', import.meta.url);
+    case 'relaxed': return new URL('../../build/dsconv-relaxed.wasm', import.meta.url);
+    case 'simdThreads': return new URL('../../build/dsconv-threads.wasm', import.meta.url);
+    case 'relaxedThreads': return new URL('../../build/dsconv-relaxed-threads.wasm', import.meta.url);
+  }
 }
+
+/** The threaded builds' memory: what they import, shared, with the maximum they declare. */
+const SHARED_INITIAL_PAGES = 16;
+const SHARED_MAXIMUM_PAGES = 65536;
 
 export function isBytes(s: unknown): s is ArrayBuffer | Uint8Array {
   return s instanceof ArrayBuffer || ArrayBuffer.isView(s);
 }
 
 /**
- * A fetched module is compiled while it downloads (instantiateStreaming) when the server labels it
+ * A fetched module is compiled while it downloads (compileStreaming) when the server labels it
  * exactly application/wasm, as that function demands (engines differ on letter case and
  * parameters, so only the plain form is trusted); any other type, common on misconfigured
- * servers, is read whole and compiled from the bytes instead of failing.
+ * servers, is read whole and compiled from the bytes instead of failing. A module that imports
+ * its memory (a threaded build) gets a new shared one.
  */
-export async function instantiate(src: Bytes | Response): Promise<Record<string, unknown>> {
-  let made: WebAssembly.WebAssemblyInstantiatedSource;
-  if (isBytes(src)) made = await WebAssembly.instantiate(src as BufferSource, {});
-  else if (typeof WebAssembly.instantiateStreaming === 'function'
+export async function instantiate(src: Bytes | Response): Promise<{ module: WebAssembly.Module; exports: Record<string, unknown>; shared: boolean }> {
+  let module: WebAssembly.Module;
+  if (isBytes(src)) module = await WebAssembly.compile(src as BufferSource);
+  else if (typeof WebAssembly.compileStreaming === 'function'
     && /^[ \t]*application\/wasm[ \t]*$/.test(src.headers.get('content-type') ?? '')) {
-    made = await WebAssembly.instantiateStreaming(src, {});
-  } else made = await WebAssembly.instantiate(await src.arrayBuffer(), {});
-  return made.instance.exports as Record<string, unknown>;
+    module = await WebAssembly.compileStreaming(src);
+  } else module = await WebAssembly.compile(await src.arrayBuffer());
+  const shared = WebAssembly.Module.imports(module).some((i) => i.kind === 'memory');
+  const imports: WebAssembly.Imports = shared
+    ? { env: { memory: new WebAssembly.Memory({ initial: SHARED_INITIAL_PAGES, maximum: SHARED_MAXIMUM_PAGES, shared: true }) } }
+    : {};
+  const instance = await WebAssembly.instantiate(module, imports);
+  return { module, exports: instance.exports as Record<string, unknown>, shared };
 }
 
 interface Host {

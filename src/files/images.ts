@@ -18,16 +18,21 @@ const EXTS = new Set(['.png', '.jpg', '.jpeg']);
 export function decodeImage(bytes: Uint8Array, name = 'image'): Image {
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array of PNG or JPEG bytes, got ${typeof bytes}`);
   let rgba: Uint8Array, width: number, height: number;
-  if (bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) {
-    const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-    ({ width, height } = png);
-    rgba = png.data;
-  } else if (bytes[0] === 0xff && bytes[1] === 0xd8) {
-    const j = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 1024 });
-    ({ width, height } = j);
-    rgba = j.data;
-  } else {
-    throw new RangeError(`${name} is neither PNG nor JPEG (unknown signature)`);
+  const isPng = bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
+  if (!isPng && !(bytes[0] === 0xff && bytes[1] === 0xd8)) throw new RangeError(`${name} is neither PNG nor JPEG (unknown signature)`);
+  // The decoders' own messages ("unknown JPEG marker 0") say what broke but not in which file.
+  try {
+    if (isPng) {
+      const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      ({ width, height } = png);
+      rgba = png.data;
+    } else {
+      const j = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 1024 });
+      ({ width, height } = j);
+      rgba = j.data;
+    }
+  } catch (e) {
+    throw new RangeError(`${name} is not a readable ${isPng ? 'PNG' : 'JPEG'} (truncated or corrupt): ${(e as Error).message}`);
   }
   const data = new Float32Array(width * height * 3);
   for (let i = 0; i < width * height; i++) {

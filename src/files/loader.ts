@@ -2,7 +2,7 @@
 // do, which cannot be installed here). Reads model.json and its weight shards from the same folder.
 // Models shipped as CommonJS wrappers (model.min.js exporting the JSON, shards exporting base64,
 // as nsfwjs ships them) load the same way.
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 
@@ -31,11 +31,21 @@ interface ModelJson {
   [k: string]: unknown;
 }
 
-/** Reads model.json (or a CommonJS model.min.js) and returns its parsed JSON. */
-export function readModelJson(path: string): ModelJson {
-  if (typeof path !== 'string') throw new TypeError(`path must be a string (a model.json file), got ${typeof path}`);
+/** The model file `path` names: itself, or the model.json inside it when it is a folder. */
+function modelFile(path: string): string {
+  if (typeof path !== 'string') throw new TypeError(`path must be a string (a model.json file or its folder), got ${typeof path}`);
   const file = resolve(path);
-  if (!existsSync(file)) throw new RangeError(`model file not found: ${file}`);
+  const st = statSync(file, { throwIfNoEntry: false });
+  if (!st) throw new RangeError(`model file not found: ${file}`);
+  if (!st.isDirectory()) return file;
+  const inside = join(file, 'model.json');
+  if (existsSync(inside)) return inside;
+  throw new RangeError(`${file} is a folder with no model.json in it; give the model's .json (or .js) file`);
+}
+
+/** Reads model.json (or a CommonJS model.min.js, or a folder's model.json) and returns its parsed JSON. */
+export function readModelJson(path: string): ModelJson {
+  const file = modelFile(path);
   let json: unknown;
   if (file.endsWith('.js') || file.endsWith('.cjs')) json = createRequire(import.meta.url)(file);
   else {
@@ -54,10 +64,10 @@ export function modelFormat(m: ModelJson): 'layers-model' | 'graph-model' {
   return 'node' in m.modelTopology ? 'graph-model' : 'layers-model';
 }
 
-/** An IOHandler for `tf.loadLayersModel(fileIO(path))` or `tf.loadGraphModel(fileIO(path))`. */
+/** An IOHandler for `tf.loadLayersModel(fileIO(path))` or `tf.loadGraphModel(fileIO(path))`; `path` may be the model's folder. */
 export function fileIO(path: string): FileIOHandler {
   const m = readModelJson(path);
-  const dir = dirname(resolve(path));
+  const dir = dirname(modelFile(path));
   return {
     async load() {
       const buffers: Uint8Array[] = [];

@@ -6,5 +6,8 @@ export {
 } from './types.js';
 export type { QuantSettings } from '../core/options.js';
 export { toOIHW } from './adapters.js';
-export { calibrate, MAX_HESSIAN, CALIBRATION_METHODS, DEFAULT_SAMPLES, type CalibrateOptions, type CalibrationReport, type LayerStats, type CalibrationMethod, type Runnable } from './calibrate/index.js';
+export {
+  calibrate, MAX_HESSIAN, CALIBRATION_METHODS, DEFAULT_SAMPLES, DEFAULT_BATCH_SIZE,
+  type CalibrateOptions, type CalibrationReport, type CalibrationProgress, type LayerStats, type CalibrationMethod, type Runnable,
+} from './calibrate/index.js';
 export { decodeBundle, encodeBundle, BUNDLE_VERSION, type Bundle, type BundleLayer } from './bundle.js';

@@ -5,10 +5,10 @@
 // with '@tensorflow/tfjs' or with '@tensorflow/tfjs-core' plus backends, whichever the app has.
 import { DSConv2d } from '../core/layers/dsconv2d.js';
 import { Conv2d } from '../core/layers/conv2d.js';
-import { type DSConvOptions, type QuantSettings, QUANT_DEFAULTS, parseQuantSettings } from '../core/options.js';
+import { type DSConvOptions, type QuantSettings, QUANT_DEFAULTS, QUANT_KEYS, parseQuantSettings } from '../core/options.js';
 import { quantizeWeights, packedWeightBytes } from '../core/quantize.js';
 import { rt } from '../core/runtime.js';
-import { object, describe } from '../core/validate.js';
+import { object, describe, keysOf, knownOptions } from '../core/validate.js';
 import { crc32 } from '../core/crc32.js';
 import { decodeBundle, encodeBundle, type BundleLayer } from './bundle.js';
 import { KERNELS, type Backend, type ConvCall, type DSConvPlugin, type KernelConfig, type LayerInfo, type PluginLayer, type TensorInfo, type TfLike, type UseDSConvOptions } from './types.js';
@@ -31,6 +31,11 @@ const FUSED = new Set(['linear', 'relu', 'relu6']);
 
 let active: { tf: TfLike; restore: () => void } | null = null;
 
+const OPTION_KEYS = keysOf<UseDSConvOptions>({
+  bits: 1, blockSize: 1, mantissaBits: 1, depthwiseBlocks: 1, backends: 1, layers: 1, model: 1, float: 1, bundle: 1,
+});
+const CHANGE_KEYS = ['q', 'scales', 'gamma', 'delta'];
+
 /**
  * Replaces the Conv2D, FusedConv2D, DepthwiseConv2dNative and FusedDepthwiseConv2D kernels of the
  * given backends (registered in `tf`) with DSConv. Call after `await init()`. Only one plug-in
@@ -44,6 +49,7 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
   }
   if (active) throw new Error('useDSConv is already active; call restore() on the plug-in first');
   const o = object('options', options);
+  knownOptions('options', o, OPTION_KEYS);
   const defaults: QuantSettings = parseQuantSettings('options', o, QUANT_DEFAULTS);
   const backends = o.backends === undefined ? ['cpu', 'wasm'] : o.backends;
   if (!Array.isArray(backends) || backends.some((b) => typeof b !== 'string')) {
@@ -93,8 +99,10 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
       gamma = b.gamma; delta = b.delta;
     } else {
       const r = rule ? rule({ ...info, filterShape: [...info.filterShape] }) : undefined;
+      const ruleName = `options.layers(${info.index})`;
+      if (typeof r === 'object' && r !== null) knownOptions(ruleName, r, QUANT_KEYS);
       settings = r === false ? null
-        : typeof r === 'object' && r !== null ? parseQuantSettings(`options.layers(${info.index})`, r as Record<string, unknown>, defaults)
+        : typeof r === 'object' && r !== null ? parseQuantSettings(ruleName, r as Record<string, unknown>, defaults)
           : defaults;
       if (settings) {
         if (settings.depthwiseBlocks === 'taps' && !depthwise) settings = { ...settings, depthwiseBlocks: 'channels' };
@@ -206,6 +214,7 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
       if (!e) throw new RangeError('layer must be one of this plug-in\'s layers');
       if (!e.settings) throw new RangeError(`layer ${e.info.index} is kept float; it has no quantized weights to update`);
       const c = object('change', change);
+      knownOptions('change', c, CHANGE_KEYS);
       if (c.q !== undefined) {
         if (!(c.q instanceof Int8Array) || c.q.length !== e.q!.length) throw new TypeError(`change.q must be an Int8Array of length ${e.q!.length}, got ${describe(c.q)}`);
         e.q = c.q.slice();

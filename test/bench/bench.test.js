@@ -3,7 +3,7 @@
 // asserted: speed is what the benchmark shows, not what a test can promise.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -46,7 +46,7 @@ function checkXml(text) {
   if (roots !== 1) throw new Error('no root element');
 }
 
-test('usage errors exit with status 2 and print the usage', () => {
+test('usage errors exit with status 2: the problem in one line, then where the usage is', () => {
   const cases = [
     ['frobnicate'], ['bench', '--layers', 'nope'], ['bench', '--engines', 'xnn'], ['bench', '--layout'],
     ['bench', '--layout', 'NCWH'], ['bench', '--bogus'], ['bench', '--json'], ['bench', '--svg', '--quick'],
@@ -54,18 +54,28 @@ test('usage errors exit with status 2 and print the usage', () => {
   for (const args of cases) {
     const r = cli(...args);
     assert.is(r.status, 2, args.join(' '));
-    assert.match(r.stderr, /usage: dsconv bench/, args.join(' '));
+    assert.match(r.stderr, /\nRun 'dsconv (bench )?--help' for usage\.\n$/, args.join(' '));
+    assert.not.match(r.stderr, /usage: dsconv bench/, args.join(' '));
   }
   assert.match(cli('bench', '--layers', 'nope').stderr, /no suite layer matches "nope"/);
   assert.match(cli('bench', '--engines', 'xnn').stderr, /unknown engine "xnn"/);
-  const help = cli('help');
+  const help = cli('bench', '--help');
   assert.is(help.status, 0);
   assert.match(help.stdout, /--breakdown/);
 });
 
-test('selectLayers: exact names, then substrings; a term matching nothing is a RangeError', () => {
+test('selectLayers: exact names, then whole runs of words from a word\'s start; an input size is only that', () => {
   assert.equal(selectLayers(['resnet18 7x7 512->512']).map((l) => l.name), ['resnet18 7x7 512->512']);
   assert.is(selectLayers(['resnet18']).length, 5);
+  assert.is(selectLayers(['resnet']).length, 7);
+  // "7x7" is the input size of one layer and the kernel of the stem: it means the input size.
+  assert.equal(selectLayers(['7x7']).map((l) => l.name), ['resnet18 7x7 512->512']);
+  assert.equal(selectLayers(['7x7 s2']).map((l) => l.name), ['stem 224x224 3->64 7x7 s2']);
+  assert.equal(selectLayers(['56x56']).map((l) => l.name), SUITE.filter((l) => l.size === 56).map((l) => l.name));
+  assert.equal(selectLayers(['1x1']).map((l) => l.name), ['resnet50 56x56 64->256 1x1', 'resnet50 14x14 1024->256 1x1', 'mobilenetv2 14x14 96->576 1x1']);
+  assert.equal(selectLayers(['resnet18 7x7']).map((l) => l.name), ['resnet18 7x7 512->512']);
+  // Inside a word is not a match: "x7" and "net18" were substrings of names.
+  for (const t of ['x7', 'net18', '7x7 512->512 s2']) assert.throws(() => selectLayers([t]), RangeError, t);
   // Suite order, no duplicates, whatever the order of the terms.
   assert.equal(selectLayers(['dw', 'stem', 'DW']).map((l) => l.name), [DW, 'stem 224x224 3->64 7x7 s2']);
   assert.throws(() => selectLayers(['resnet19']), (e) => e instanceof RangeError && /resnet19/.test(e.message));
@@ -91,7 +101,8 @@ test('--json has exactly the documented shape; --svg is well-formed with one bar
   assert.type(doc.relaxed, 'boolean');
   assert.equal(doc.results.map((x) => x.engine), engines);
   for (const x of doc.results) {
-    assert.equal(Object.keys(x), ['layer', 'macs', 'engine', 'ms', 'gmacs']);
+    assert.equal(Object.keys(x), ['layer', 'macs', 'engine', 'threads', 'ms', 'gmacs']);
+    assert.is(x.threads, 1, `${x.engine}: the default is one thread`);
     assert.is(x.layer, DW);
     assert.ok(Number.isInteger(x.macs) && x.macs === layer(DW).macs);
     assert.ok(x.ms > 0 && Number.isFinite(x.ms));
@@ -123,14 +134,24 @@ test('--json has exactly the documented shape; --svg is well-formed with one bar
   assert.not.match(dsconvEngines('NHWC')[0].timing, /transpose/);
 });
 
+test('--threads N: dsconv and onnxruntime-web run on N threads, and each result says so', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dsconv-bench-'));
+  const r = cli('bench', '--quick', '--layers', 'resnet18 7x7', '--engines', 'dsconv-int8,ort-int8', '--threads', '2', '--json', join(dir, 'r.json'));
+  assert.is(r.status, 0, r.stderr);
+  const doc = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8'));
+  assert.equal(doc.results.map((x) => [x.engine, x.threads]), [['dsconv-int8', 2], ['ort-int8', 2]]);
+  assert.match(r.stdout, /batch 1, 2 threads asked for/);
+  assert.is(cli('bench', '--threads', '0').status, 2, '--threads is checked');
+});
+
 test('report functions: ratios to both baselines, JSON without extra keys, a bar per result', () => {
-  const mk = (layer, engine, ms) => ({ layer, engine, macs: 1e6, ms, gmacs: 1e6 / ms / 1e6, rme: 1, prepMs: 1, resident: { bytes: 1, note: '' }, float32Bytes: 4, sqnr: 50 });
+  const mk = (layer, engine, ms) => ({ layer, engine, macs: 1e6, ms, gmacs: 1e6 / ms / 1e6, rme: 1, prepMs: 1, resident: { bytes: 1, note: '' }, float32Bytes: 4, sqnr: 50, threads: 2 });
   const results = [mk('a 1', 'dsconv-int4', 1), mk('a 1', 'xnnpack-f32', 2), mk('a 1', 'ort-int8', 4), mk('b 2', 'dsconv-int4', 3)];
   const lines = formatTable(results).split('\n');
   assert.match(lines[1], /dsconv-int4\s+1\.000\s+1\.0\s+2\.00x\s+4\.00x/);
   assert.match(lines[3], /ort-int8\s+4\.000\s+0\.3\s+0\.50x\s+1\.00x/);
   assert.match(lines[4], /dsconv-int4\s+3\.000\s+0\.3\s+-\s+-/);
-  assert.equal(benchJson(results, { node: 'v0', relaxed: true }).results[0], { layer: 'a 1', macs: 1e6, engine: 'dsconv-int4', ms: 1, gmacs: 1 });
+  assert.equal(benchJson(results, { node: 'v0', relaxed: true }).results[0], { layer: 'a 1', macs: 1e6, engine: 'dsconv-int4', threads: 2, ms: 1, gmacs: 1 });
   const md = markdownTable(benchJson(results, { node: 'v0', relaxed: false })).split('\n');
   assert.match(md[0], /\| int4 vs xnnpack-f32 \| int4 vs ort-int8 \|$/);
   assert.is(md[2], '| a 1 | 1.0 | 1.0 | 0.5 | 0.3 | 2.00x | 4.00x |');
@@ -177,19 +198,29 @@ test('a misconfigured engine is an error, not a figure', async () => {
   }
 });
 
-test('a missing peer is unavailable, or an error naming the package when asked for', async () => {
+test('a missing peer is unavailable, or an error naming the package when asked for; both say what to install', async () => {
   const saved = peerModules.ort;
   peerModules.ort = 'dsconv-no-such-module';
   try {
     const { engines, unavailable } = await loadPeers(['ort-f32'], false);
     assert.is(engines.length, 0);
-    assert.equal(unavailable.map((u) => u.id), ['ort-f32']);
+    // Not Node's "Cannot find package ... imported from ...": the install command.
+    assert.equal(unavailable, [{ id: 'ort-f32', reason: 'not installed: npm install onnxruntime-web' }]);
     await loadPeers(['ort-int8'], true).then(() => assert.unreachable('should have thrown'), (e) => {
-      assert.match(e.message, /engine ort-int8 needs onnxruntime-web/);
+      assert.is(e.message, 'engine ort-int8 needs onnxruntime-web; not installed: npm install onnxruntime-web');
     });
   } finally {
     peerModules.ort = saved;
   }
+});
+
+test('outputs are checked before the run: --json where no folder can be made fails at once, naming the flag', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dsconv-bench-'));
+  writeFileSync(join(dir, 'file'), '');
+  const r = cli('bench', '--quick', '--layers', '7x7', '--engines', 'dsconv-f32', '--svg', join(dir, 'ok.svg'), '--json', join(dir, 'file', 'r.json'));
+  assert.is(r.status, 1, r.stderr);
+  assert.is(r.stderr, `dsconv bench: --json ${join(dir, 'file', 'r.json')}: ${join(dir, 'file')} is a file, not a folder (ENOTDIR)\n`);
+  assert.is(r.stdout, '', 'nothing was timed');
 });
 
 test('runBreakdown: phases sum to the call, and DSConv spends time in BFP and its kernel', async () => {

@@ -3,16 +3,15 @@
 // and calibration and evaluation images must be disjoint.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, mkdirSync, symlinkSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, symlinkSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { decodeBundle } from 'dsconv/tfjs';
+import { PHOTOS } from '../util.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const PHOTOS = '/usr/lib/python3/dist-packages/skimage/data/';
-if (!existsSync(`${PHOTOS}astronaut.png`)) throw new Error(`real test photos missing: install python3-skimage; looked in ${PHOTOS}`);
 const MODEL = `${root}node_modules/@upscalerjs/default-model/models/model.json`;
 const tmp = mkdtempSync(join(tmpdir(), 'dsconv-cli-'));
 const dirOf = (name, files) => {
@@ -22,7 +21,7 @@ const dirOf = (name, files) => {
   return d;
 };
 const calDir = dirOf('cal', ['astronaut.png', 'coffee.png', 'rocket.jpg']);
-const evalDir = dirOf('eval', ['chelsea.png', 'motorcycle_left.png']);
+const evalDir = dirOf('eval', ['chelsea.png', 'retina.jpg']);
 const cli = (...args) => spawnSync(process.execPath, [`${root}dist/cli/main.js`, ...args], { encoding: 'utf8' });
 const common = ['--model', MODEL, '--size', '24', '--range', '0,255'];
 

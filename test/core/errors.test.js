@@ -160,6 +160,30 @@ test('integer options: wrong type is a TypeError, wrong value a RangeError, both
   }
 });
 
+test('unknown options are a TypeError naming the option and listing the known ones', () => {
+  const known = (names) => names.join(', ').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const layerKeys = ['inChannels', 'outChannels', 'kernelSize', 'stride', 'padding', 'dilation', 'groups', 'bias', 'activation', 'bits', 'blockSize', 'mantissaBits', 'depthwiseBlocks'];
+  const dsconv = new RegExp(`^options has an unknown option "bitz"; the options are ${known([...layerKeys, 'gamma', 'delta'])}$`);
+  refuses('fromFloat { bitz }', () => DSConv2d.fromFloat(W, { ...BASE, bitz: 3 }), TypeError, dsconv);
+  refuses('fromQuantized { bitz }', () => DSConv2d.fromQuantized({ q: new Int8Array(W.length), scales: new Float32Array(8 * 9) }, { ...BASE, bitz: 3 }), TypeError, dsconv);
+  // Checked before the fields: a misspelt required option is named as such, not as missing.
+  refuses('fromFloat { kernelsize }', () => DSConv2d.fromFloat(W, { inChannels: 4, outChannels: 8, kernelsize: 3 }), TypeError, /unknown option "kernelsize"/);
+  // Conv2d takes the quantization settings too (one options object can make both layers) but has no CDS.
+  const f = new Conv2d(W, { ...BASE, bits: 3, blockSize: 8 });
+  f.dispose();
+  refuses('Conv2d { gamma }', () => new Conv2d(W, { ...BASE, gamma: new Float32Array(8) }), TypeError,
+    new RegExp(`^options has an unknown option "gamma"; the options are ${known(layerKeys)}$`));
+  refuses('conv2d() { heigth }', () => conv2d(X, W, { ...BASE, heigth: 5, height: 5, width: 5 }), TypeError,
+    new RegExp(`^options has an unknown option "heigth"; the options are ${known([...layerKeys, 'batch', 'height', 'width', 'layout', 'outputLayout'])}$`));
+  const layer = DSConv2d.fromFloat(W, BASE);
+  throws('forward shape { layot }', () => layer.forward(X, { height: 5, width: 5, layot: 'NHWC' }), TypeError,
+    /^shape has an unknown option "layot"; the options are batch, height, width, layout, outputLayout$/);
+  layer.dispose();
+  // The one-shot conv still splits its options into the layer's and the shape's.
+  const ok = conv2d(X, W, { ...BASE, height: 5, width: 5, layout: 'NCHW', bits: 4 });
+  assert.is(ok.length, 8 * 3 * 3);
+});
+
 test('padding: bad numbers, arrays and strings', () => {
   for (const [name, make] of MAKERS) {
     for (const v of [-1, 1.5, NaN, Infinity]) {
@@ -429,6 +453,8 @@ test('a disposed layer throws TypeError from forward, toBytes, residentBytes, ..
     ['DSConv2d outputSize', () => q.outputSize(5, 5)],
     ['DSConv2d weights', () => q.weights],
     ['DSConv2d setCDS', () => q.setCDS()],
+    ['DSConv2d weightBytes', () => q.weightBytes],
+    ['DSConv2d options()', () => q.options()],
     ['Conv2d forward', () => f.forward(X, { height: 5, width: 5 })],
     ['Conv2d residentBytes', () => f.residentBytes],
     ['Conv2d outputSize', () => f.outputSize(5, 5)],

@@ -3,13 +3,14 @@
 // errors of each, the argument checks, and an engine without SIMD. init() loads once per process,
 // so each case runs in a fresh one.
 import { test } from 'uvu';
+import { availableParallelism } from 'node:os';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { serve } from '../../tools/web.mjs';
-import { init } from 'dsconv';
+import { init, getInfo } from 'dsconv';
 
 const run = promisify(execFile);
 const index = new URL('../../dist/core/index.js', import.meta.url).href;
@@ -23,9 +24,9 @@ const relaxedShipped = Number(process.versions.node.split('.')[0]) >= 22;
 async function initIn(options = '{}', flags = []) {
   const code = `
     import { init, getInfo } from ${JSON.stringify(index)};
-    const real = WebAssembly.instantiateStreaming;
+    const real = WebAssembly.compileStreaming;
     let streamed = 0;
-    WebAssembly.instantiateStreaming = (...a) => { streamed++; return real(...a); };
+    WebAssembly.compileStreaming = (...a) => { streamed++; return real(...a); };
     try { await init(${options}); console.log('ok ' + getInfo().build + ' streamed=' + streamed); }
     catch (e) { console.log(e.constructor.name + ': ' + e.message); }`;
   const env = { ...process.env };
@@ -109,12 +110,58 @@ test('init() checks its options first, even once loaded, naming the argument', a
     assert.unreachable(`init(${JSON.stringify(options)}) resolved`);
   };
   await rejects(null, TypeError, 'options must be an object, got null');
-  await rejects({ wasmUrl: 5 }, TypeError, 'options.wasmUrl must be a string or a URL, or { simd, relaxed } of those, got 5');
-  await rejects({ wasmUrl: ['a.wasm'] }, TypeError, 'options.wasmUrl must be a string or a URL, or { simd, relaxed } of those, got an array of length 1');
-  await rejects({ wasmUrl: { portable: 'a.wasm' } }, RangeError, `options.wasmUrl has an unknown key "portable"; expected 'simd' or 'relaxed'`);
+  await rejects({ wasmUrl: 5 }, TypeError, 'options.wasmUrl must be a string or a URL, or { simd, relaxed, simdThreads, relaxedThreads } of those, got 5');
+  await rejects({ wasmUrl: ['a.wasm'] }, TypeError, 'options.wasmUrl must be a string or a URL, or { simd, relaxed, simdThreads, relaxedThreads } of those, got an array of length 1');
+  await rejects({ wasmUrl: { portable: 'a.wasm' } }, RangeError, `options.wasmUrl has an unknown key "portable"; expected one of 'simd', 'relaxed', 'simdThreads', 'relaxedThreads'`);
   await rejects({ wasmUrl: { simd: 1 } }, TypeError, 'options.wasmUrl.simd must be a string or a URL, got 1');
-  await rejects({ wasmBinary: 'a.wasm' }, TypeError, 'options.wasmBinary must be an ArrayBuffer or a Uint8Array, or { simd, relaxed } of those, got "a.wasm"');
+  await rejects({ wasmBinary: 'a.wasm' }, TypeError, 'options.wasmBinary must be an ArrayBuffer or a Uint8Array, or { simd, relaxed, simdThreads, relaxedThreads } of those, got "a.wasm"');
   await rejects({ wasmBinary: { relaxed: [0, 97] } }, TypeError, 'options.wasmBinary.relaxed must be an ArrayBuffer or a Uint8Array, got an array of length 2');
+});
+
+test('init() again: no options or the same ones resolve; other options reject naming the option, not ignored', async () => {
+  await init();
+  const build = getInfo().build;
+  for (const same of [undefined, {}, { build }, { build: 'auto' }, { build: undefined }]) await init(same);
+  const rejects = async (options, type, re) => {
+    const e = await init(options).then(() => undefined, (err) => err);
+    assert.ok(e, `init(${JSON.stringify(options)}) resolved`);
+    assert.instance(e, type);
+    assert.match(e.message, re);
+  };
+  const other = build === 'simd' ? 'relaxed' : 'simd';
+  await rejects({ build: other }, RangeError, new RegExp(`^options\\.build is '${other}', but dsconv is already initialised with the '${build}' build; init\\(\\) options take effect once`));
+  // threads like build: the count the first call resolved agrees, another does not.
+  const asked = Math.min(4, availableParallelism());
+  for (const same of [{ threads: 'auto' }, { threads: asked }]) await init(same);
+  await rejects({ threads: asked + 1 }, RangeError, new RegExp(`^options\\.threads is ${asked + 1}, but dsconv is already initialised for ${asked} threads?; init\\(\\) options take effect once`));
+  await rejects({ wasmUrl: 'other.wasm' }, RangeError, /^options\.wasmUrl differs from the first init\(\) call's, which did not give it; init\(\) options take effect once/);
+  // Unknown options are refused whether or not the module is loaded.
+  await rejects({ bild: 'simd' }, TypeError, /^options has an unknown option "bild"; the options are build, /);
+  assert.is(getInfo().build, build);
+});
+
+test('init() again compares options by value with the first call\'s: URLs by href, bytes by content', async () => {
+  const file = `${buildDir}dsconv.wasm`;
+  const code = `
+    import { readFileSync } from 'node:fs';
+    import { init } from ${JSON.stringify(index)};
+    const bytes = readFileSync(${JSON.stringify(file)});
+    const url = new URL(${JSON.stringify(`file://${file}`)});
+    await init({ wasmBinary: { simd: bytes }, wasmUrl: { simd: url }, build: 'simd' });
+    const changed = new Uint8Array(bytes);
+    changed[changed.length - 1] ^= 1;
+    const out = [];
+    for (const o of [
+      { wasmBinary: { simd: new Uint8Array(bytes) }, wasmUrl: { simd: new URL(url.href) } },
+      { wasmBinary: { simd: new Uint8Array(bytes).buffer, relaxed: undefined } },
+      { wasmBinary: { simd: changed } },
+      { wasmBinary: new Uint8Array(bytes) },
+      { wasmUrl: { simd: url.href } },
+    ]) out.push(await init(o).then(() => 'ok', (e) => e.constructor.name + ': ' + e.message.split(';')[0]));
+    console.log(JSON.stringify(out));`;
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', code], { cwd: buildDir });
+  const differs = (key) => `RangeError: options.${key} differs from the first init() call's`;
+  assert.equal(JSON.parse(stdout.trim().split('\n').pop()), ['ok', 'ok', differs('wasmBinary'), differs('wasmBinary'), differs('wasmUrl')]);
 });
 
 test.run();

@@ -2,7 +2,7 @@
 // held, memory grows when a bigger layer or input needs it, and churning layers does not creep.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { init, getInfo, Conv2d, DSConv2d } from 'dsconv';
+import { init, getInfo, trimMemory, Conv2d, DSConv2d } from 'dsconv';
 import { rt } from '../../dist/core/internal.js';
 import { rng, randn } from '../util.js';
 
@@ -192,5 +192,47 @@ test('re-setting CDS many times does not grow memory (steady state)', () => {
   l.dispose();
   assert.is(grew, 0, `usedBytes grew by ${grew} bytes over 1,000 setCDS + forward calls`);
 });
+
+test('trimMemory() gives the shared scratch of one huge call back to the allocator; calls after it compute the same', () => {
+  const w = new Float32Array([1, 0, 0, 0, 0, 2, 0, 0, 0, 0, -1, 0, 0, 0, 0, 0.5]); // 1x1, 4->4: diagonal
+  const l = DSConv2d.fromFloat(w, { inChannels: 4, outChannels: 4, kernelSize: 1, bits: 8, blockSize: 4 });
+  const small = inputFor(4, 1, 6, 6);
+  const want = l.forward(small, { height: 6, width: 6 });
+  const side = 512; // 4 MiB of input, as much again of output, and the BFP buffers
+  const huge = new Float32Array(4 * side * side).fill(0.5);
+  l.forward(huge, { height: side, width: side });
+  const grown = getInfo().usedBytes, scratch = scratchBytes();
+  assert.ok(scratch > 8 * side * side * 4, `scratch after the huge call: ${scratch} bytes`);
+  trimMemory();
+  assert.is(scratchBytes(), 0, 'scratch buffers still held');
+  assert.is(getInfo().usedBytes, grown - scratch, 'usedBytes did not drop by the scratch bytes');
+  // The layer's own buffers are untouched, and the next call allocates what it needs again.
+  assert.ok(sameBits(l.forward(small, { height: 6, width: 6 }), want), 'output changed after trimMemory()');
+  assert.ok(scratchBytes() < scratch / 100, `scratch after a small call: ${scratchBytes()} bytes`);
+  l.dispose();
+});
+
+test('forward sizes its input copy from the shape: a subclass whose byteLength lies cannot write past it', () => {
+  class Liar extends Float32Array {
+    get byteLength() { return 16; }
+  }
+  const s = SPECS[0];
+  const victim = make(s);
+  const x = inputFor(s.o.inChannels, 2, 8, 8);
+  const want = victim.forward(x, { batch: 2, height: 8, width: 8 });
+  // No scratch left: the input copy gets a block of just the size asked for, among the layers' blocks.
+  trimMemory();
+  const layer = make(s);
+  const y = layer.forward(new Liar(x), { batch: 2, height: 8, width: 8 });
+  assert.ok(rt().scratch.input.size >= x.length * 4, `input copy sized ${rt().scratch.input.size} bytes for ${x.length * 4}`);
+  assert.ok(sameBits(y, want), 'the subclass gives the output of a plain Float32Array');
+  assert.ok(sameBits(victim.forward(x, { batch: 2, height: 8, width: 8 }), want), "another layer's output changed");
+  layer.dispose();
+  victim.dispose();
+});
+
+function sameBits(a, b) {
+  return a.length === b.length && a.every((v, k) => Object.is(v, b[k]));
+}
 
 test.run();

@@ -173,12 +173,31 @@ test('errors: taps with groupChannels != 1, length mismatch, bad bits', () => {
   );
   assert.throws(
     () => quantizeWeights(new Float32Array(7), { outChannels: 2, groupChannels: 2, kh: 1, kw: 2 }, 4, 32, 'channels'),
-    isRange(/length 7/),
+    isRange(/^weights must have length 8 \(OIHW \[2\]\[2\]\[1\]\[2\]\), got 7$/),
   );
   assert.throws(() => quant1([1], 1), isRange(/bits/));
   assert.throws(() => quant1([1], 9), isRange(/bits/));
   assert.throws(() => quant1([1, NaN], 4), isRange(/weights\[1\] is NaN/));
   assert.throws(() => quant1([1], 4, 0), isRange(/blockSize/));
+});
+
+test('errors: weights only as a Float32Array, every dimension at least 1, only known shape fields', () => {
+  const shape = { outChannels: 2, groupChannels: 2, kh: 1, kw: 2 };
+  const w = [0.5, -1, 0.25, 2, 1, 1, -0.5, 0];
+  // A plain Array would be read element by element as if it were float32: refused, not converted.
+  assert.throws(() => quantizeWeights(w, shape, 4, 32, 'channels'),
+    (e) => e instanceof TypeError && e.message === 'weights must be a Float32Array of length 8 (OIHW [2][2][1][2]), got an array of length 8');
+  for (const k of Object.keys(shape)) {
+    assert.throws(() => quantizeWeights(new Float32Array(0), { ...shape, [k]: 0 }, 4, 32, 'channels'),
+      (e) => e instanceof RangeError && e.message.startsWith(`shape.${k} must be an integer in [1, `), `${k}: 0`);
+  }
+  assert.throws(() => quantizeWeights(new Float32Array(8), { ...shape, kH: 1 }, 4, 32, 'channels'),
+    (e) => e instanceof TypeError && e.message === 'shape has an unknown option "kH"; the options are outChannels, groupChannels, kh, kw');
+  assert.throws(() => quantizeWeights(new Float32Array(8), null, 4, 32, 'channels'), (e) => e instanceof TypeError && /^shape must be an options object/.test(e.message));
+  // The caller's weights are read, not changed.
+  const f = new Float32Array(w);
+  quantizeWeights(f, shape, 4, 32, 'channels');
+  assert.equal(Array.from(f), w);
 });
 
 test('random grouped weights: every block obeys the rules', () => {

@@ -23,7 +23,7 @@ const RELAXED_FLAGS = ['--experimental-wasm-relaxed-simd', '--no-liftoff'];
 /** A runtime over `build`, or the reason this engine cannot run it. */
 async function runtimeFor(build) {
   try {
-    return { r: await loadRuntime({ build }) };
+    return { r: await loadRuntime({ build, threads: 1 }) };
   } catch (e) {
     return { reason: e.message };
   }
@@ -108,13 +108,20 @@ function runPath(r, path, c, x, plan) {
   const image = r.heap.alloc(hw * path.imageStride * 4);
   const indPtr = r.heap.alloc(ind.byteLength);
   const zero = r.zeros(path.zeroBytes);
-  const acc = path.allocate(r, hw, rows);
+  path.allocate(r, hw, rows, 1, 1);
+  const s = r.scratch;
+  const lane = { mant: s.mant.ptr, scale: s.scale.ptr, acc: s.acc.ptr };
   // Data moves only now: allocating may grow memory and detach views.
   const img = r.f32(image, hw * path.imageStride).fill(0);
   for (let p = 0; p < hw; p++) img.set(x.subarray(p * g.inChannels, (p + 1) * g.inChannels), p * path.imageStride);
   r.i32(indPtr, ind.length).set(ind);
-  const bad = path.run(r, image, hw, indPtr, rows, zero);
-  const a = r.f32(acc, rows * path.acc.stride);
+  // One share, as an unsplit forward() runs it: the pass, the per-call weights, the kernel.
+  const job = r.job(1);
+  path.prepare(job.share(0), r);
+  path.pass(job.share(0), r, image, 0, hw, lane);
+  path.kernel(job.share(0), r, image, indPtr, 0, rows, 0, path.channelTiles, zero, lane);
+  const bad = job.finish() !== 0;
+  const a = r.f32(lane.acc, rows * path.acc.stride);
   const out = new Float32Array(npix * g.outChannels);
   for (let p = 0; p < npix; p++) {
     for (let o = 0; o < g.outChannels; o++) {

@@ -3,7 +3,6 @@
 // rounding and the scale refit cut the error on real photos (the upscaler's golden pair).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
@@ -13,15 +12,11 @@ import { useDSConv } from 'dsconv/tfjs';
 import { calibrate } from 'dsconv/tfjs';
 import { fileIO } from 'dsconv/files';
 import { readImage, cropSquare, psnr } from 'dsconv/files';
-import { rng, randn } from '../util.js';
+import { rng, randn, PHOTOS } from '../util.js';
 
 tf.env().set('IS_TEST', true);
 await init();
 await tf.setBackend('cpu');
-
-// Real photos from Debian's python3-skimage (.ci/run installs it).
-export const PHOTOS = '/usr/lib/python3/dist-packages/skimage/data/';
-if (!existsSync(`${PHOTOS}astronaut.png`)) throw new Error(`real test photos missing: install python3-skimage (apt-get install -y python3-skimage); looked in ${PHOTOS}`);
 
 const r = rng(5);
 const tensor = (shape, scale = 1) => tf.tensor(randn(r, shape.reduce((a, b) => a * b, 1)).map((v) => v * scale), shape);
@@ -165,6 +160,155 @@ test('NCHW convs calibrate as their NHWC twins', async () => {
   assert.ok(fits[1].q.filter((v, i) => v !== fits[0].q[i]).length <= fits[0].q.length / 100, 'rounding agrees');
 });
 
+// 64 distinct 12x12 crops: 8 of each of 8 photos, NHWC in [0, 1].
+const CROPS = ['astronaut.png', 'brick.png', 'camera.png', 'chelsea.png', 'coffee.png', 'grass.png', 'gravel.png', 'rocket.jpg']
+  .flatMap((f) => { const im = readImage(PHOTOS + f); return Array.from({ length: 8 }, (_, k) => cropSquare(im, 12, 0.25, (k * 0.37) % 1, (k * 0.61) % 1)); })
+  .map((c) => c.data.map((v) => v / 255));
+const cropBatch = (list) => tf.tensor4d(Float32Array.from(list.flatMap((c) => Array.from(c))), [list.length, 12, 12, 3]);
+
+function smallModel() {
+  const m = tfl.sequential({ layers: [
+    tfl.layers.conv2d({ inputShape: [12, 12, 3], filters: 16, kernelSize: 3, padding: 'same', activation: 'relu' }),
+    tfl.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2 }),
+  ] });
+  m.layers[0].setWeights([tensor([3, 3, 3, 16], 0.3), tensor([16], 0.1)]);
+  m.layers[1].setWeights([tensor([3, 3, 16, 8], 0.15), tensor([8], 0.1)]);
+  return m;
+}
+
+// A layers model's predict runs 32 images per call by default; calibration fitted each layer on its
+// first call only, so images past the 32nd were ignored and 64 gave the bundle of 32.
+test('a layers model calibrates on every image: 64 images give another fit than their first 32, and the report says what was used', async () => {
+  const model = smallModel();
+  const cal = async (list, options = {}) => {
+    const plugin = useDSConv(tf, { bits: 4, blockSize: 8, model });
+    const x = cropBatch(list);
+    const rep = await calibrate(plugin, model, x, { samples: 2048, ...options });
+    const layers = plugin.layers.map((l) => ({ q: l.q.slice(), scales: l.scales.slice(), gamma: l.gamma.slice() }));
+    plugin.restore();
+    x.dispose();
+    return { rep, layers };
+  };
+  const differs = (a, b) => a.layers.every((l, i) => l.q.some((v, k) => v !== b.layers[i].q[k]) || l.scales.some((v, k) => v !== b.layers[i].scales[k]));
+  const a = await cal(CROPS.slice(0, 32)), b = await cal(CROPS);
+  assert.ok(differs(a, b), 'the fits on 64 images differ from those on their first 32');
+  assert.is(a.rep.images, 32);
+  assert.is(b.rep.images, 64);
+  for (const [r, n] of [[a.rep, 32], [b.rep, 64]]) {
+    assert.is(r.batches, 1);
+    for (const l of r.layers) {
+      assert.is(l.images, n, `layer ${l.index} used ${l.images} of ${n} images`);
+      // 2048 / n positions per image, or all of the second conv's 5x5.
+      assert.is(l.samples, n * Math.min(2048 / n, l.index === 0 ? 144 : 25));
+      assert.ok(l.fits >= 2, `layer ${l.index}: refitted as the images came (${l.fits} fits)`);
+    }
+  }
+  // The same first 32 images and other last 32 give other fits: the last 32 are used.
+  const c = await cal([...CROPS.slice(0, 32), ...CROPS.slice(32).reverse()]);
+  assert.ok(differs(b, c), 'the last 32 images change the fits');
+  // The chunk size changes when the layers are refitted, not which images they see.
+  const d = await cal(CROPS, { batchSize: 64 });
+  for (const l of d.rep.layers) assert.is(l.fits, 1);
+  assert.ok(d.rep.layers.every((l, i) => l.images === 64 && Math.abs(l.sqnrAfter - b.rep.layers[i].sqnrAfter) < 3));
+  model.dispose();
+});
+
+test('batches as an array, iterable, async iterable or generator function calibrate as one tensor run in chunks of the same size', async () => {
+  const model = smallModel();
+  const list = CROPS.slice(0, 12);
+  const cal = async (images, options) => {
+    const plugin = useDSConv(tf, { bits: 4, blockSize: 8, model });
+    const rep = await calibrate(plugin, model, images, { samples: 300, ...options });
+    const layers = plugin.layers.map((l) => [l.q, l.scales, l.gamma, l.delta].map((v) => v.slice()));
+    plugin.restore();
+    return { rep, layers };
+  };
+  const whole = cropBatch(list);
+  const ref = await cal(whole, { batchSize: 4 });
+  const part = (i) => cropBatch(list.slice(4 * i, 4 * i + 4));
+  const parts = [0, 1, 2].map(part);
+  const before = tf.memory().numTensors;
+  const pulled = [];
+  const made = () => { const t = [0, 1, 2].map(part); pulled.push(...t); return t; };
+  const forms = {
+    array: [() => parts, {}],
+    iterable: [() => made().values(), { count: 12 }],
+    'async iterable': [() => (async function* () { yield* made(); })(), { count: 12 }],
+    'generator function': [() => function* () { yield* made(); }, { count: 12 }],
+    'async generator function': [() => async function* () { yield* made(); }, { count: 12 }],
+  };
+  for (const [name, [images, options]] of Object.entries(forms)) {
+    const got = await cal(images(), options);
+    assert.is(got.rep.images, 12, name);
+    assert.is(got.rep.batches, 3, name);
+    got.layers.forEach((l, i) => l.forEach((v, k) => assert.ok(v.every((x, j) => Object.is(x, ref.layers[i][k][j])), `${name}: layer ${i} array ${k}`)));
+  }
+  // Tensors calibrate pulled from an iterator are disposed once used; those passed in are not.
+  assert.is(pulled.length, 12);
+  assert.ok(pulled.every((t) => t.isDisposed));
+  assert.is(tf.memory().numTensors, before);
+  assert.ok(parts.every((p) => !p.isDisposed) && !whole.isDisposed);
+  for (const p of [...parts, whole]) p.dispose();
+  model.dispose();
+});
+
+test('the report, computed from the running sums, is what the installed layer does at every position', async () => {
+  const net = (x) => tf.conv2d(x, W3, 1, 'same');
+  const plugin = useDSConv(tf, { bits: 3 });
+  const rep = await calibrate(plugin, net, photos, { target: 'layer', samples: 1e6 });
+  const L = rep.layers[0];
+  assert.is(L.samples, 3 * 12 * 12);
+  const opts = { inChannels: 16, outChannels: 24, kernelSize: 3, padding: 'same', bits: 3 };
+  const oihw = hwioToOihw(W3.dataSync(), [3, 3, 16, 24]);
+  const shape = { batch: 3, height: 12, width: 12, layout: 'NHWC' };
+  const yf = new Conv2d(oihw, opts).forward(photos.dataSync(), shape);
+  const free = DSConv2d.fromFloat(oihw, opts).forward(photos.dataSync(), shape);
+  const now = net(photos).dataSync();
+  plugin.restore();
+  const db = (y) => 10 * Math.log10(yf.reduce((a, v) => a + v * v, 0) / yf.reduce((a, v, i) => a + (v - y[i]) ** 2, 0));
+  assert.ok(Math.abs(L.sqnrBefore - db(free)) < 1e-4, `before: reported ${L.sqnrBefore}, measured ${db(free)}`);
+  assert.ok(Math.abs(L.sqnrAfter - db(now)) < 1e-4, `after: reported ${L.sqnrAfter}, measured ${db(now)}`);
+  assert.ok(L.sqnrAfter > L.sqnrBefore + 3, `${L.sqnrBefore} -> ${L.sqnrAfter}`);
+  for (let c = 0; c < 24; c++) {
+    const v = now.filter((_, i) => i % 24 === c), m = v.reduce((a, x) => a + x, 0) / v.length;
+    const sd = Math.sqrt(v.reduce((a, x) => a + (x - m) ** 2, 0) / v.length);
+    assert.ok(Math.abs(L.quantMean[c] - m) < 1e-4 * (Math.abs(m) + sd) && Math.abs(L.quantStd[c] - sd) < 1e-4 * sd, `channel ${c}`);
+  }
+});
+
+test('convs reading the same input share its statistics, and fit as they would alone', async () => {
+  const A = tensor([1, 1, 16, 24], 0.2), B = tensor([1, 1, 16, 32], 0.2), Cw = tensor([1, 1, 16, 8], 0.2);
+  const cal = async (net) => {
+    const plugin = useDSConv(tf, { bits: 4, blockSize: 8 });
+    const rep = await calibrate(plugin, net, photos, { samples: 200 });
+    const layers = plugin.layers.map((l) => ({ q: l.q.slice(), scales: l.scales.slice(), gamma: l.gamma.slice(), delta: l.delta.slice() }));
+    plugin.restore();
+    return { rep, layers };
+  };
+  // A and B read x; C reads 2x, another input of the same shape.
+  const both = await cal((x) => tf.tidy(() => [tf.conv2d(x, A, 1, 'valid'), tf.conv2d(x, B, 1, 'valid'), tf.conv2d(tf.mul(x, 2), Cw, 1, 'valid')]));
+  assert.equal(both.rep.layers.map((l) => l.sharedWith), [undefined, 0, undefined]);
+  const alone = await cal((x) => tf.conv2d(x, B, 1, 'valid'));
+  for (const k of ['q', 'scales', 'gamma', 'delta']) assert.ok(both.layers[1][k].every((v, i) => Object.is(v, alone.layers[0][k][i])), k);
+});
+
+test('progress: a float and a quantized pass per batch over every conv, then the final fits', async () => {
+  const model = smallModel();
+  const plugin = useDSConv(tf, { bits: 4, blockSize: 8, model });
+  const seen = [];
+  const parts = [cropBatch(CROPS.slice(0, 4)), cropBatch(CROPS.slice(4, 10))];
+  tf.tidy(() => model.predict(parts[0])); // the plug-in meets every conv, so progress knows how many
+  await calibrate(plugin, model, parts, { samples: 100, onProgress: (p) => seen.push(`${p.phase} ${p.batch} ${p.images}+${p.batchImages}/${p.count} ${p.layer} ${p.layersDone}/${p.layers}`) });
+  assert.equal(seen, [
+    'float 0 0+4/10 0 1/2', 'float 0 0+4/10 1 2/2', 'quantized 0 0+4/10 0 1/2', 'quantized 0 0+4/10 1 2/2',
+    'float 1 4+6/10 0 1/2', 'float 1 4+6/10 1 2/2', 'quantized 1 4+6/10 0 1/2', 'quantized 1 4+6/10 1 2/2',
+    'final 2 10+0/10 0 1/2', 'final 2 10+0/10 1 2/2',
+  ]);
+  plugin.restore();
+  for (const p of parts) p.dispose();
+  model.dispose();
+});
+
 test('bad arguments are TypeErrors/RangeErrors naming them', async () => {
   const plugin = useDSConv(tf);
   const net = (x) => tf.conv2d(x, W1, 1, 'same');
@@ -174,10 +318,22 @@ test('bad arguments are TypeErrors/RangeErrors naming them', async () => {
   };
   await rejects(calibrate({}, net, photos), TypeError, /plugin must be/);
   await rejects(calibrate(plugin, 5, photos), TypeError, /model must be a tfjs model/);
-  await rejects(calibrate(plugin, net, [1, 2]), TypeError, /images must be a tf\.Tensor/);
+  await rejects(calibrate(plugin, net, 5), TypeError, /images must be a tf\.Tensor batch, an array, iterable or async iterable of them/);
+  await rejects(calibrate(plugin, net, [photos, 2]), TypeError, /images\[1\] must be a tf\.Tensor/);
   await rejects(calibrate(plugin, net, photos, { methods: ['magic'] }), RangeError, /options\.methods\[0\]/);
   await rejects(calibrate(plugin, net, photos, { target: 'x' }), RangeError, /options\.target/);
   await rejects(calibrate(plugin, net, photos, { samples: 0 }), RangeError, /options\.samples/);
+  await rejects(calibrate(plugin, net, photos, { batchSize: 0 }), RangeError, /options\.batchSize/);
+  await rejects(calibrate(plugin, net, photos, { sample: 10 }), TypeError, /options has an unknown option "sample"/);
+  await rejects(calibrate(plugin, net, photos, { onProgress: 1 }), TypeError, /options\.onProgress must be a function/);
+  // A stream does not tell how many images it holds, and samples are spread over them.
+  await rejects(calibrate(plugin, net, (function* () { yield photos; })()), TypeError, /options\.count is required/);
+  await rejects(calibrate(plugin, net, photos, { count: 4 }), RangeError, /options\.count is 4 but images holds 3/);
+  await rejects(calibrate(plugin, net, () => 7, { count: 3 }), TypeError, /images\(\) must return an iterable/);
+  const bad = tf.scalar(1); // no batch axis
+  await rejects(calibrate(plugin, net, (function* () { yield bad; })(), { count: 1 }), TypeError, /batch 0 of images must be a tf\.Tensor batch/);
+  await rejects(calibrate(plugin, net, [photos, 'x']), TypeError, /images\[1\] must be a tf\.Tensor/);
+  assert.ok(bad.isDisposed, 'a rejected batch from an iterator is disposed');
   plugin.restore();
 });
 

@@ -17,7 +17,7 @@ import { fileIO } from 'dsconv/files';
 import { readImage, psnr, cropSquare } from 'dsconv/files';
 import { sqnrDb, dsconvReference, nhwcToNchw } from 'dsconv/reference';
 import { writeGraphModel } from './graphmodel.js';
-import { rng, randn } from '../util.js';
+import { rng, randn, PHOTOS } from '../util.js';
 
 tf.env().set('IS_TEST', true); // silences tfjs's "install tfjs-node" banner
 await init();
@@ -158,6 +158,27 @@ test('bad arguments are TypeErrors/RangeErrors naming them', () => {
   p.restore();
 });
 
+test('unknown options, per-layer settings and update() fields are TypeErrors naming them and the known ones', async () => {
+  await tf.setBackend('cpu');
+  assert.throws(() => useDSConv(tf, { bitz: 3 }),
+    (e) => e instanceof TypeError && e.message === 'options has an unknown option "bitz"; the options are bits, blockSize, mantissaBits, depthwiseBlocks, backends, layers, model, float, bundle');
+  const ruled = useDSConv(tf, { layers: () => ({ bits: 5, blocksize: 8 }) });
+  try {
+    assert.throws(() => tf.conv2d(x, wc, 1, 'same'),
+      (e) => e instanceof TypeError && e.message === 'options.layers(0) has an unknown option "blocksize"; the options are bits, blockSize, mantissaBits, depthwiseBlocks');
+  } finally {
+    ruled.restore();
+  }
+  const plugin = useDSConv(tf);
+  try {
+    tf.conv2d(x, wc, 1, 'same');
+    assert.throws(() => plugin.update(plugin.layers[0], { scale: new Float32Array(1) }),
+      (e) => e instanceof TypeError && e.message === 'change has an unknown option "scale"; the options are q, scales, gamma, delta');
+  } finally {
+    plugin.restore();
+  }
+});
+
 test('graph model from local files: each conv equals the package API chained by hand', async () => {
   await tf.setBackend('cpu');
   const { dir, weights } = writeGraphModel(mkdtempSync(join(tmpdir(), 'dsconv-gm-')));
@@ -215,7 +236,6 @@ test('the integer path loses nothing against a float64 simulation of docs/ARITHM
 // nsfwjs ships MobileNetV2 (a 5-class image classifier, Keras layers model) as CommonJS wrappers.
 test('a real classifier (nsfwjs MobileNetV2) through the plug-in: float kernels match tfjs, 8-bit keeps top-1', async () => {
   await tf.setBackend('wasm');
-  const PHOTOS = '/usr/lib/python3/dist-packages/skimage/data/';
   const model = await tfl.loadLayersModel(fileIO('node_modules/nsfwjs/dist/models/mobilenet_v2/model.min.js'));
   const ims = ['chelsea.png', 'coffee.png', 'astronaut.png', 'rocket.jpg'].map((f) => cropSquare(readImage(PHOTOS + f), 224));
   const x = tf.tensor4d(Float32Array.from(ims.flatMap((im) => Array.from(im.data, (v) => v / 255))), [4, 224, 224, 3]);

@@ -1,32 +1,47 @@
 // The package in a real browser: bundled with esbuild (and, separately, unbundled through an
 // import map) into a page served from 127.0.0.1 under a strict Content-Security-Policy (no eval),
-// loaded by headless Chromium, running the same seeded layers as this Node process. DSConv outputs
-// must match Node's bit for bit, the float conv within float rounding. Then the benchmark page of
-// `npm run bench:web`, in the same browser. Chromium is required: if it is missing or cannot
-// start, this test fails. One Chromium serves every test here.
+// loaded by a headless browser, running the same seeded layers as this Node process. DSConv
+// outputs must match Node's bit for bit, the float conv within float rounding. Then the benchmark
+// page of `npm run bench:web`, in the same browser. The browser is Chromium (the npm package's, or
+// $CHROMIUM_PATH), or Firefox when DSCONV_TEST_BROWSER=firefox (`npm run test:firefox`); if it is
+// missing or cannot start, this test fails. One browser serves every test here.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, readdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { init, getInfo, DSConv2d, Conv2d, conv2d } from 'dsconv';
-import { bundle, serve, launchChromium, root } from '../../tools/web.mjs';
-import { benchRoutes, runHeadless } from '../../tools/bench-web.mjs';
+import { bundle, serve, launchBrowser, browserName, root } from '../../tools/web.mjs';
+import { benchRoutes, runHeadless, WASM_FILES } from '../../tools/bench-web.mjs';
 import { runBench, dsconvEngines, selectLayers, benchJson, DSCONV_ENGINES } from 'dsconv/bench';
 import { runCases } from '../fixtures/cross-cases.js';
 
 // wasm-unsafe-eval allows compiling WebAssembly and nothing else: eval and new Function stay blocked.
 const csp = (extra = '') => `default-src 'none'; script-src 'self' 'wasm-unsafe-eval'${extra}; connect-src 'self'`;
 const HTML = '<!doctype html><meta charset="utf-8"><title>dsconv test</title><script type="module" src="/dist/core/page.js"></script>';
-const WASM = ['dsconv.wasm', 'dsconv-relaxed.wasm'];
+// Cross-origin isolation, which shared memory (and so threads) needs in a page.
+const ISOLATED = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
+const THREADS = Math.min(4, availableParallelism());
 // No bundler: the page maps 'dsconv' to the package's own dist/core/index.js (whose imports are all relative).
 const NONCE = 'f0e1d2c3';
 const RAW_HTML = `<!doctype html><meta charset="utf-8"><title>dsconv unbundled</title>
 <script type="importmap" nonce="${NONCE}">{ "imports": { "dsconv": "/dist/core/index.js", "dsconv/reference": "/dist/reference/index.js" } }</script>
 <script type="module" src="/fixtures/browser-page.js"></script>`;
 
-let browser, server, page, js;
+// Per engine: the build init() picks on its own (Chromium 143 and Firefox 153 both validate relaxed
+// SIMD, and on x86 both pass the probe of its dot product), and how the bench page names the
+// browser from its user agent (Firefox's gives the major version only: "Firefox/153.0").
+const ENGINES = {
+  chromium: { build: 'relaxed', pageName: (name) => name },
+  firefox: { build: 'relaxed', pageName: (name) => name.replace(/\/(\d+).*$/, '/$1.0') },
+};
+const engine = process.env.DSCONV_TEST_BROWSER || 'chromium';
+if (!ENGINES[engine]) throw new RangeError(`DSCONV_TEST_BROWSER must be one of ${Object.keys(ENGINES).join(', ')}, got ${JSON.stringify(engine)}`);
+const expected = ENGINES[engine];
+
+let browser, browserLabel, server, page, js;
 const node = {};
 
-test.before(async () => {
+async function setUp() {
   await init();
   node.build = getInfo().build;
   node.cases = runCases({ DSConv2d, Conv2d, conv2d });
@@ -36,23 +51,38 @@ test.before(async () => {
     // The published layout: the bundle beside dist/core/init.js, so its '../../build/x.wasm' finds the binaries.
     '/dist/core/page.js': { body: js, type: 'text/javascript' },
     '/raw': { body: RAW_HTML, type: 'text/html', headers: { 'content-security-policy': csp(` 'nonce-${NONCE}'`) } },
+    '/isolated': { body: HTML, type: 'text/html', headers: { 'content-security-policy': csp(), ...ISOLATED } },
+    '/raw-isolated': { body: RAW_HTML, type: 'text/html', headers: { 'content-security-policy': csp(` 'nonce-${NONCE}'`), ...ISOLATED } },
+    // The pool's workers for the bundle: where its new URL('./worker.js', import.meta.url) points.
+    // An isolated page's workers must be served with a compatible COEP, or the browser refuses them.
+    '/dist/core/worker.js': { body: await bundle(`${root}dist/core/threads/worker.js`), type: 'text/javascript', headers: ISOLATED },
   };
   for (const name of readdirSync(`${root}dist`, { recursive: true }).filter((f) => f.endsWith('.js'))) {
-    routes[`/dist/${name}`] = { body: readFileSync(`${root}dist/${name}`), type: 'text/javascript' };
+    routes[`/dist/${name}`] = { body: readFileSync(`${root}dist/${name}`), type: 'text/javascript', headers: ISOLATED };
   }
   for (const name of ['browser-page.js', 'cross-cases.js']) {
     routes[`/fixtures/${name}`] = { body: readFileSync(`${root}test/fixtures/${name}`), type: 'text/javascript' };
   }
-  for (const name of WASM) {
+  for (const name of WASM_FILES) {
     const body = readFileSync(`${root}build/${name}`);
     routes[`/build/${name}`] = { body, type: 'application/wasm' };
     // The same bytes from a server that labels them wrongly: init() must still load them.
     routes[`/plain/${name}`] = { body, type: 'application/octet-stream' };
   }
   server = await serve(routes);
-  browser = await launchChromium();
+  browser = await launchBrowser(engine);
+  browserLabel = await browserName(browser);
   page = await browser.newPage();
-  page.on('pageerror', (e) => console.error('page error:', e.message));
+  // Firefox reports each blocked load as a page error too; the page's own list of violations is checked.
+  page.on('pageerror', (e) => { if (!e.message.startsWith('Content-Security-Policy:')) console.error('page error:', e.message); });
+}
+
+// uvu drops an error thrown in test.before (its runner returns from a finally block) and reports
+// 0 of N passed with exit status 0; so a browser that cannot start fails every test instead.
+let setupError;
+test.before(() => setUp().catch((e) => { setupError = e; }));
+test.before.each(() => {
+  if (setupError) throw setupError;
 });
 
 test.after(async () => {
@@ -95,11 +125,11 @@ test('the bundled package has no eval or new Function, and keeps the wasm URL pa
   assert.ok(lib.includes('new URL("../../build/dsconv-relaxed.wasm", import.meta.url)'));
 });
 
-test(`auto: the relaxed build (Chromium has relaxed SIMD and an exact dot), streamed, same outputs as Node`, async () => {
+test(`auto: the ${expected.build} build in ${engine}, streamed, same outputs as Node`, async () => {
   const got = await inPage({});
   assert.is(got.error, undefined);
-  console.log(`    Chromium ${browser.version()}: build ${got.build}; Node ${process.version}: build ${node.build}`);
-  assert.is(got.build, 'relaxed');
+  console.log(`    ${browserLabel}: build ${got.build}; Node ${process.version}: build ${node.build}`);
+  assert.is(got.build, expected.build);
   assert.is(got.streamed, 1, 'application/wasm is compiled while it streams');
   assert.equal(got.violations, []);
   assert.is(got.evalBlocked, true, 'the page policy blocks eval');
@@ -109,10 +139,36 @@ test(`auto: the relaxed build (Chromium has relaxed SIMD and an exact dot), stre
 test('unbundled: dist/ as published, imported through an import map, streamed, same outputs', async () => {
   const got = await inPage({}, '/raw');
   assert.is(got.error, undefined);
-  assert.is(got.build, 'relaxed');
+  assert.is(got.build, expected.build);
   assert.is(got.streamed, 1);
   assert.equal(got.violations, []);
   assertSameAsNode(got, 'unbundled');
+});
+
+test(`threads: a cross-origin isolated page runs on ${THREADS} threads, the main thread spinning, same outputs`, async () => {
+  const got = await inPage({}, '/isolated');
+  assert.is(got.error, undefined);
+  assert.is(got.isolated, true);
+  assert.is(got.threads, THREADS, got.threadsReason);
+  assert.is(got.build, expected.build);
+  assert.equal(got.violations, []);
+  assertSameAsNode(got, 'threads');
+});
+
+test('threads unbundled: the workers load dist/core/threads/worker.js, found beside the module', async () => {
+  const got = await inPage({ threads: 3 }, '/raw-isolated');
+  assert.is(got.error, undefined);
+  assert.is(got.threads, 3, got.threadsReason);
+  assertSameAsNode(got, 'threads unbundled');
+});
+
+test('threads in a page that is not cross-origin isolated: one thread, and getInfo() says why', async () => {
+  const got = await inPage({ threads: 2 });
+  assert.is(got.error, undefined);
+  assert.is(got.isolated, false);
+  assert.is(got.threads, 1);
+  assert.match(got.threadsReason, /^2 threads were asked for, 1 runs: the page is not cross-origin isolated/);
+  assertSameAsNode(got, 'one thread');
 });
 
 test('build: simd forced in the browser gives the same outputs', async () => {
@@ -158,13 +214,15 @@ test('the benchmark page: progress, table, chart, and the JSON of `dsconv bench 
     results: doc.results.map((r) => ({ keys: Object.keys(r), layer: r.layer, macs: r.macs, engine: r.engine })) });
   assert.equal(shape(got.doc), shape(nodeDoc));
   assert.equal(got.doc.results.map((r) => r.engine), [...DSCONV_ENGINES]);
-  assert.is(got.doc.node, `Chromium/${browser.version()}`);
-  assert.is(got.doc.relaxed, true);
+  assert.is(got.doc.node, expected.pageName(browserLabel));
+  assert.is(got.doc.relaxed, expected.build === 'relaxed');
   for (const r of got.doc.results) {
     assert.ok(r.ms > 0 && Number.isFinite(r.ms), `${r.engine} ms ${r.ms}`);
     assert.ok(Math.abs(r.gmacs - r.macs / r.ms / 1e6) <= 1e-9 * r.gmacs);
   }
   assert.equal(got.page, { bar: 1, rows: 3, bars: 3, download: true });
+  assert.is(got.threads, THREADS, 'the page is isolated: its worker runs dsconv threaded');
+  assert.ok(got.doc.results.every((r) => r.threads === THREADS));
   assert.ok(lines.some((l) => l.includes('dsconv-f32 timing, round 3/3')), 'progress reached the last round');
 });
 

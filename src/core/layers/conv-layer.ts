@@ -6,7 +6,11 @@ import { Scratch } from '../heap.js';
 import { type Runtime, rt } from '../runtime.js';
 import { EpilogueParam } from '../abi.js';
 import { checkFinite, describe } from '../validate.js';
-import type { ConvPath } from './path.js';
+import { type ConvPath, type Lane, part, splitTiles } from './path.js';
+import { MAX_CALLS } from '../threads/control.js';
+
+/** Calls one share may get per image: layout, pass, a kernel and an epilogue per group, a barrier. */
+const PER_IMAGE_CALLS = (groupCalls: number) => 3 + 2 * groupCalls;
 
 export abstract class ConvLayer {
   readonly geometry: Readonly<Geometry>;
@@ -49,58 +53,98 @@ export abstract class ConvLayer {
     const hw = p.height * p.width;
     const npix = p.outHeight * p.outWidth;
     const outLen = p.batch * g.outChannels * npix;
+    // Sizes come from the validated shape, never from the input's own getters: a subclass can
+    // override byteLength, and a copy sized by it would run past its block into another's.
+    const inLen = p.batch * g.inChannels * hw;
     if (out !== undefined) {
       const dims = `${p.outputLayout} [${p.batch}]${p.outputLayout === 'NCHW' ? `[${g.outChannels}][${p.outHeight}][${p.outWidth}]` : `[${p.outHeight}][${p.outWidth}][${g.outChannels}]`}`;
       if (!(out instanceof Float32Array)) throw new TypeError(`out must be a Float32Array of length ${outLen} (${dims}), got ${describe(out)}`);
       if (out.length !== outLen) throw new RangeError(`out must have length ${outLen} (${dims}), got ${out.length}`);
     }
-    const rows = Math.ceil(npix / path.pixelMultiple) * path.pixelMultiple;
+    const mr = path.pixelMultiple;
+    const rows = Math.ceil(npix / mr) * mr;
     const s = r.scratch;
+    // Split by the whole batch's work: a batch of small images splits where one would not. A call
+    // of many groups stays whole: each group is a kernel call, and a program holds MAX_CALLS.
+    const shares = PER_IMAGE_CALLS(path.acc.calls) > MAX_CALLS / 4 ? 1
+      : r.sharesFor(p.batch * npix * g.outChannels * g.kh * g.kw * g.groupChannels);
+    // A batch that divides among the threads is split by whole images: no barriers, and each
+    // thread has a lane of the scratch to itself. Otherwise every image is split over them all.
+    const byImage = shares > 1 && p.batch % shares === 0;
+    const lanes = byImage ? shares : 1;
+    const perImage = byImage ? 1 : shares;
 
     // Allocate first: growing memory detaches views, so data moves only after this point.
-    const inPtr = s.input.ensure(input.byteLength);
+    const inPtr = s.input.ensure(inLen * 4);
     const outPtr = s.output.ensure(outLen * 4);
     const direct = p.layout === 'NHWC' && path.imageStride === g.inChannels;
-    const imagePtr = direct ? 0 : s.image.ensure(hw * path.imageStride * 4);
-    const indirPtr = this.indirection(r, p, path.pixelMultiple);
+    const imageBytes = hw * path.imageStride * 4;
+    const imagePtr = direct ? 0 : s.image.ensure(imageBytes * lanes);
+    const indirPtr = this.indirection(r, p, mr);
     const zero = r.zeros(path.zeroBytes);
-    const acc = path.allocate(r, hw, rows);
+    const laneBytes = path.allocate(r, hw, rows, shares, lanes);
     const epi = this.epilogueBuffer();
 
-    r.f32(inPtr, input.length).set(input);
+    r.f32(inPtr, inLen).set(input);
     const scanned = path.scansInput;
-    if (!scanned) checkFinite('input', input, r.k.f32_find_nonfinite(inPtr, input.length));
-    const imageBytes = hw * g.inChannels * 4;
+    if (!scanned) checkFinite('input', input, r.k.f32_find_nonfinite(inPtr, inLen));
+    const c = g.inChannels;
     const nchw = p.outputLayout === 'NCHW';
     const [lo, hi] = g.activation === 'relu' ? [0, Infinity] : g.activation === 'relu6' ? [0, 6] : [-Infinity, Infinity];
     const { stride, groupStride, groupChannels, calls } = path.acc;
+    const [rowParts, tileParts] = splitTiles(rows / mr, path.channelTiles, perImage);
+    const job = r.job(shares);
+    // Per-call weights, read by every kernel call: written first, before the first barrier.
+    path.prepare(job.share(0), r);
+    if (byImage) job.barrier();
     for (let n = 0; n < p.batch; n++) {
-      const src = inPtr + n * imageBytes;
-      let image = src;
-      if (p.layout === 'NCHW') {
-        r.k.f32_transpose(src, g.inChannels, hw, imagePtr, path.imageStride);
-        image = imagePtr;
-      } else if (!direct) {
-        r.k.f32_repack(src, hw, g.inChannels, g.inChannels, imagePtr, path.imageStride);
-        image = imagePtr;
+      const first = byImage ? n % shares : 0; // the image's first share, and its lane
+      const lane: Lane = {
+        mant: s.mant.ptr + first * laneBytes.mant, scale: s.scale.ptr + first * laneBytes.scale, acc: s.acc.ptr + first * laneBytes.acc,
+      };
+      const src = inPtr + n * hw * c * 4;
+      const imageAt = imagePtr + first * imageBytes;
+      const image = direct ? src : imageAt;
+      // Runs of input pixels: the image to NHWC, then the pass over the same run (no barrier between).
+      for (let t = 0; t < perImage; t++) {
+        const [a, b] = part(hw, perImage, t, 4);
+        if (a === b) continue;
+        const x = job.share(first + t);
+        if (p.layout === 'NCHW') x.call('f32_transpose', src + a * 4, c, b - a, hw, imageAt + a * path.imageStride * 4, path.imageStride);
+        else if (!direct) x.call('f32_repack', src + a * c * 4, b - a, c, c, imageAt + a * path.imageStride * 4, path.imageStride);
+        path.pass(x, r, image, a, b, lane);
       }
-      // A BFP pass that met a NaN or ±Inf has only scratch to show for it: find and name it.
-      if (path.run(r, image, hw, indirPtr, rows, zero) && scanned) {
-        checkFinite('input', input, r.k.f32_find_nonfinite(inPtr, input.length));
-      }
+      if (!byImage) job.barrier();
+      // Output rows x channel tiles: the kernel, then the epilogue of what it wrote.
       const dst = outPtr + n * g.outChannels * npix * 4;
-      for (let c = 0; c < calls; c++) {
-        const ch = c * groupChannels;
-        const e = r.params(EpilogueParam.count);
-        e[EpilogueParam.src] = acc + c * groupStride * 4; e[EpilogueParam.srcStride] = stride;
-        e[EpilogueParam.pixels] = npix; e[EpilogueParam.channels] = groupChannels;
-        e[EpilogueParam.dst] = dst + (nchw ? ch * npix : ch) * 4;
-        e[EpilogueParam.dstPixStride] = nchw ? 1 : g.outChannels; e[EpilogueParam.dstChanStride] = nchw ? npix : 1;
-        e[EpilogueParam.scale] = epi + ch * 4; e[EpilogueParam.shift] = epi + (g.outChannels + ch) * 4;
-        r.paramsF32[EpilogueParam.lo] = lo; r.paramsF32[EpilogueParam.hi] = hi;
-        r.k.f32_epilogue(r.paramsPtr);
+      for (let i = 0; i < rowParts; i++) {
+        const [r0, r1] = part(rows / mr, rowParts, i, 1);
+        for (let j = 0; j < tileParts; j++) {
+          const [t0, t1] = part(path.channelTiles, tileParts, j, 1);
+          if (r0 === r1 || t0 === t1) continue;
+          const x = job.share(first + i * tileParts + j);
+          path.kernel(x, r, image, indirPtr, r0 * mr, r1 * mr, t0, t1, zero, lane);
+          const p0 = r0 * mr, p1 = Math.min(r1 * mr, npix);
+          const c0 = t0 * path.tileChannels, c1 = Math.min(t1 * path.tileChannels, groupChannels);
+          for (let grp = 0; grp < calls; grp++) {
+            const ch = grp * groupChannels + c0;
+            const e = x.record(EpilogueParam.count);
+            e[EpilogueParam.src] = lane.acc + (p0 * stride + grp * groupStride + c0) * 4; e[EpilogueParam.srcStride] = stride;
+            e[EpilogueParam.pixels] = p1 - p0; e[EpilogueParam.channels] = c1 - c0;
+            e[EpilogueParam.dst] = dst + (nchw ? ch * npix + p0 : ch + p0 * g.outChannels) * 4;
+            e[EpilogueParam.dstPixStride] = nchw ? 1 : g.outChannels; e[EpilogueParam.dstChanStride] = nchw ? npix : 1;
+            e[EpilogueParam.scale] = epi + ch * 4; e[EpilogueParam.shift] = epi + (g.outChannels + ch) * 4;
+            const f = x.f32();
+            f[EpilogueParam.lo] = lo; f[EpilogueParam.hi] = hi;
+            x.call('f32_epilogue', x.ptr);
+          }
+        }
       }
+      if (!byImage && n + 1 < p.batch) job.barrier();
+      else if (byImage && first === shares - 1) job.flushIfFull();
     }
+    // A BFP pass that met a NaN or ±Inf has only scratch to show for it: find and name it.
+    if (job.finish() && scanned) checkFinite('input', input, r.k.f32_find_nonfinite(inPtr, inLen));
     if (out === undefined) return r.f32(outPtr, outLen).slice();
     out.set(r.f32(outPtr, outLen));
     return out;

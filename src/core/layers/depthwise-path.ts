@@ -2,12 +2,13 @@
 // per call, then the float depthwise kernel over all channels at once.
 import type { Geometry } from '../geometry.js';
 import type { Runtime } from '../runtime.js';
+import type { Share } from '../threads/job.js';
 import type { DepthwiseRecord } from '../kernel-table.js';
 import type { BlockMode } from '../options.js';
 import { BfpParam, ConvParam } from '../abi.js';
 import { packDepthwise, roundUp } from '../pack.js';
 import { bfpRecord } from '../records.js';
-import { type AccLayout, type ConvPath, type Keep, depthwiseAcc } from './path.js';
+import { type AccLayout, type ConvPath, type Keep, type Lane, depthwiseAcc } from './path.js';
 
 export class DepthwisePath implements ConvPath {
   readonly imageStride: number;
@@ -15,6 +16,9 @@ export class DepthwisePath implements ConvPath {
   readonly pixelMultiple: number;
   readonly scansInput = true;
   readonly acc: AccLayout;
+  /** The kernel runs every channel at once: it splits over rows only. */
+  readonly channelTiles = 1;
+  readonly tileChannels: number;
   private readonly cp: number; // channels padded to the lanes
   private readonly wPtr: number;
   private readonly xiPtr: number;
@@ -37,28 +41,38 @@ export class DepthwisePath implements ConvPath {
     this.pixelMultiple = rec.mr;
     this.zeroBytes = this.cp * 4;
     this.acc = depthwiseAcc(g, rec.channelMultiple);
+    this.tileChannels = g.outChannels;
   }
 
-  allocate(r: Runtime, hw: number, rows: number): number {
+  allocate(r: Runtime, hw: number, rows: number, _shares: number, lanes: number): Lane {
     const s = r.scratch;
-    s.mant.ensure(hw * this.cp * 4);
+    const lane = { mant: hw * this.cp * 4, scale: 0, acc: rows * this.cp * 4 };
+    s.mant.ensure(lane.mant * lanes);
     s.weights.ensure(this.g.kh * this.g.kw * this.cp * 4);
-    return s.acc.ensure(rows * this.cp * 4);
+    s.acc.ensure(lane.acc * lanes);
+    return lane;
   }
 
-  run(r: Runtime, image: number, hw: number, indir: number, rows: number, zero: number): boolean {
-    const { g, rec, cp } = this;
+  pass(x: Share, _r: Runtime, image: number, p0: number, p1: number, lane: Lane): void {
+    const { g, cp } = this;
+    const q = bfpRecord(x.record(BfpParam.count), image + p0 * this.imageStride * 4, p1 - p0, this.imageStride, g.inChannels, 1, 1, 1, this.mantissaBits);
+    q[BfpParam.dst] = lane.mant + p0 * cp * 4; q[BfpParam.dstStride] = cp;
+    x.call(this.rec.bfp, x.ptr);
+  }
+
+  prepare(x: Share, r: Runtime): void {
+    x.call(this.rec.weights, this.wPtr, this.xiPtr, this.xiTapStride, this.g.kh * this.g.kw, this.cp, r.scratch.weights.ptr);
+  }
+
+  kernel(x: Share, r: Runtime, _image: number, indir: number, r0: number, r1: number, _t0: number, _t1: number, zero: number, lane: Lane): void {
+    const { cp } = this;
     const s = r.scratch;
-    const taps = g.kh * g.kw;
-    const q = bfpRecord(r, image, hw, this.imageStride, g.inChannels, 1, 1, 1, this.mantissaBits);
-    q[BfpParam.dst] = s.mant.ptr; q[BfpParam.dstStride] = cp;
-    if (r.k[rec.bfp](r.paramsPtr)) return true;
-    r.k[rec.weights](this.wPtr, this.xiPtr, this.xiTapStride, taps, cp, s.weights.ptr);
-    const p = r.params(ConvParam.count);
-    p[ConvParam.indirection] = indir; p[ConvParam.npix] = rows; p[ConvParam.taps] = taps;
-    p[ConvParam.input] = s.mant.ptr; p[ConvParam.inputStride] = cp; p[ConvParam.zeroInput] = zero;
-    p[ConvParam.channels] = cp; p[ConvParam.weights] = s.weights.ptr; p[ConvParam.output] = s.acc.ptr; p[ConvParam.outputStride] = cp;
-    r.k[rec.kernel](r.paramsPtr);
-    return false;
+    const taps = this.g.kh * this.g.kw;
+    const p = x.record(ConvParam.count);
+    p[ConvParam.indirection] = indir + r0 * taps * 4; p[ConvParam.npix] = r1 - r0; p[ConvParam.taps] = taps;
+    p[ConvParam.input] = lane.mant; p[ConvParam.inputStride] = cp; p[ConvParam.zeroInput] = zero;
+    p[ConvParam.channels] = cp; p[ConvParam.weights] = s.weights.ptr;
+    p[ConvParam.output] = lane.acc + r0 * cp * 4; p[ConvParam.outputStride] = cp;
+    x.call(this.rec.kernel, x.ptr);
   }
 }

@@ -2,12 +2,13 @@
 // call, then the float kernel per group.
 import type { Geometry } from '../geometry.js';
 import type { Runtime } from '../runtime.js';
+import type { Share } from '../threads/job.js';
 import type { DequantRecord } from '../kernel-table.js';
 import type { BlockMode } from '../options.js';
 import { BfpParam, ConvParam } from '../abi.js';
 import { type Blocks, packDequant } from '../pack.js';
 import { bfpRecord } from '../records.js';
-import { type AccLayout, type ConvPath, type Keep, tiledAcc } from './path.js';
+import { type AccLayout, type ConvPath, type Keep, type Lane, tiledAcc } from './path.js';
 
 export class DequantPath implements ConvPath {
   readonly imageStride: number;
@@ -15,6 +16,8 @@ export class DequantPath implements ConvPath {
   readonly pixelMultiple: number;
   readonly scansInput = true;
   readonly acc: AccLayout;
+  readonly channelTiles: number;
+  readonly tileChannels: number;
   private readonly wPtr: number;
   private readonly xiPtr: number;
   private readonly groupWeightBytes: number;
@@ -29,33 +32,47 @@ export class DequantPath implements ConvPath {
     this.pixelMultiple = rec.mr;
     this.zeroBytes = Math.max(b.nBlocks * b.paddedLen * 2, g.groupChannels * 4);
     this.acc = tiledAcc(g, rec.nr);
+    this.channelTiles = this.acc.groupStride / rec.nr;
+    this.tileChannels = rec.nr;
   }
 
-  allocate(r: Runtime, hw: number, rows: number): number {
+  allocate(r: Runtime, hw: number, rows: number, _shares: number, lanes: number): Lane {
     const s = r.scratch;
-    s.mant.ensure(hw * this.g.inChannels * 4);
+    const lane = { mant: hw * this.g.inChannels * 4, scale: 0, acc: rows * this.acc.stride * 4 };
+    s.mant.ensure(lane.mant * lanes);
     s.weights.ensure(this.groupWeightBytes * this.g.groups * 4);
-    return s.acc.ensure(rows * this.acc.stride * 4);
+    s.acc.ensure(lane.acc * lanes);
+    return lane;
   }
 
-  run(r: Runtime, image: number, hw: number, indir: number, rows: number, zero: number): boolean {
+  pass(x: Share, _r: Runtime, image: number, p0: number, p1: number, lane: Lane): void {
     const { g, b, rec } = this;
+    const q = bfpRecord(x.record(BfpParam.count), image + p0 * this.imageStride * 4, p1 - p0, this.imageStride,
+      g.groups, g.groupChannels, b.blockLen, b.nBlocks, this.mantissaBits);
+    q[BfpParam.dst] = lane.mant + p0 * g.inChannels * 4; q[BfpParam.dstStride] = g.inChannels;
+    x.call(rec.bfp, x.ptr);
+  }
+
+  prepare(x: Share, r: Runtime): void {
+    const { g, b } = this;
+    x.call(this.rec.weights, this.wPtr, this.xiPtr, g.groups * this.channelTiles * g.kh * g.kw, g.groupChannels, b.blockLen, b.nBlocks, r.scratch.weights.ptr);
+  }
+
+  kernel(x: Share, r: Runtime, _image: number, indir: number, r0: number, r1: number, t0: number, t1: number, zero: number, lane: Lane): void {
+    const g = this.g;
     const s = r.scratch;
     const cg = g.groupChannels;
     const taps = g.kh * g.kw;
-    const nTiles = this.acc.groupStride / rec.nr;
-    const q = bfpRecord(r, image, hw, this.imageStride, g.groups, cg, b.blockLen, b.nBlocks, this.mantissaBits);
-    q[BfpParam.dst] = s.mant.ptr; q[BfpParam.dstStride] = g.inChannels;
-    if (r.k[rec.bfp](r.paramsPtr)) return true;
-    r.k[rec.weights](this.wPtr, this.xiPtr, g.groups * nTiles * taps, cg, b.blockLen, b.nBlocks, s.weights.ptr);
+    const tileFloats = this.groupWeightBytes / this.channelTiles;
     for (let grp = 0; grp < g.groups; grp++) {
-      const p = r.params(ConvParam.count);
-      p[ConvParam.indirection] = indir; p[ConvParam.npix] = rows; p[ConvParam.taps] = taps;
-      p[ConvParam.input] = s.mant.ptr + grp * cg * 4; p[ConvParam.inputStride] = g.inChannels; p[ConvParam.zeroInput] = zero;
-      p[ConvParam.channels] = cg; p[ConvParam.weights] = s.weights.ptr + grp * this.groupWeightBytes * 4; p[ConvParam.nTiles] = nTiles;
-      p[ConvParam.output] = s.acc.ptr + grp * this.acc.groupStride * 4; p[ConvParam.outputStride] = this.acc.stride;
-      r.k[rec.kernel](r.paramsPtr);
+      const p = x.record(ConvParam.count);
+      p[ConvParam.indirection] = indir + r0 * taps * 4; p[ConvParam.npix] = r1 - r0; p[ConvParam.taps] = taps;
+      p[ConvParam.input] = lane.mant + grp * cg * 4; p[ConvParam.inputStride] = g.inChannels; p[ConvParam.zeroInput] = zero;
+      p[ConvParam.channels] = cg; p[ConvParam.weights] = s.weights.ptr + (grp * this.groupWeightBytes + t0 * tileFloats) * 4;
+      p[ConvParam.nTiles] = t1 - t0;
+      p[ConvParam.output] = lane.acc + (r0 * this.acc.stride + grp * this.acc.groupStride + t0 * this.rec.nr) * 4;
+      p[ConvParam.outputStride] = this.acc.stride;
+      x.call(this.rec.kernel, x.ptr);
     }
-    return false;
   }
 }

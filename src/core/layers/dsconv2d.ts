@@ -2,7 +2,7 @@
 // is the one its kernel-table record names.
 import { type Geometry, parseGeometry, parseBias } from '../geometry.js';
 import { type DsconvRecord, selectDsconv } from '../kernel-table.js';
-import { type DSConvOptions, type Quantization, parseQuantSettings } from '../options.js';
+import { type DSConvOptions, type Quantization, parseQuantSettings, DSCONV_KEYS } from '../options.js';
 import { blocks } from '../pack.js';
 import { type QuantizedWeights, quantizeWeights, packInts, unpackInts, packedWeightBytes } from '../quantize.js';
 import { rt } from '../runtime.js';
@@ -96,6 +96,7 @@ export class DSConv2d extends ConvLayer {
 
   /** The layer's options as given (after defaults): enough to rebuild it with fromQuantized. */
   options(): DSConvOptions {
+    this.live();
     const g = this.geometry;
     const q = this.quantization;
     return {
@@ -114,6 +115,7 @@ export class DSConv2d extends ConvLayer {
   }
 
   get weightBytes(): WeightBytes {
+    this.live();
     const n = weightCount(this.geometry);
     const packed = packedWeightBytes(n, this.quantization.bits);
     return { packed, scales: this.kds.byteLength, total: packed + this.kds.byteLength, float32: n * 4 };
@@ -130,7 +132,7 @@ export class DSConv2d extends ConvLayer {
 }
 
 function parseDsconvOptions(options: DSConvOptions) {
-  const g = parseGeometry(options);
+  const g = parseGeometry(options, DSCONV_KEYS);
   const o = options as unknown as Record<string, unknown>;
   const s = parseQuantSettings('options', o);
   if (s.depthwiseBlocks === 'taps' && g.groupChannels !== 1) {

@@ -1,10 +1,11 @@
 // The float32 baseline's paths (Conv2d): the tiled kernel per group, and the depthwise kernel.
 import type { Geometry } from '../geometry.js';
 import type { Runtime } from '../runtime.js';
+import type { Share } from '../threads/job.js';
 import type { FloatRecord } from '../kernel-table.js';
 import { ConvParam } from '../abi.js';
 import { packDepthwise, packFloat, roundUp } from '../pack.js';
-import { type AccLayout, type ConvPath, type Keep, depthwiseAcc, tiledAcc } from './path.js';
+import { type AccLayout, type ConvPath, type Keep, type Lane, depthwiseAcc, tiledAcc } from './path.js';
 
 export class F32IgemmPath implements ConvPath {
   readonly imageStride: number;
@@ -12,6 +13,8 @@ export class F32IgemmPath implements ConvPath {
   readonly pixelMultiple: number;
   readonly scansInput = false;
   readonly acc: AccLayout;
+  readonly channelTiles: number;
+  readonly tileChannels: number;
   private readonly wPtr: number;
   private readonly groupFloats: number;
 
@@ -23,25 +26,35 @@ export class F32IgemmPath implements ConvPath {
     this.zeroBytes = g.groupChannels * 4;
     this.pixelMultiple = rec.mr;
     this.acc = tiledAcc(g, rec.nr);
+    this.channelTiles = this.acc.groupStride / rec.nr;
+    this.tileChannels = rec.nr;
   }
 
-  allocate(r: Runtime, _hw: number, rows: number): number {
-    return r.scratch.acc.ensure(rows * this.acc.stride * 4);
+  allocate(r: Runtime, _hw: number, rows: number, _shares: number, lanes: number): Lane {
+    const lane = { mant: 0, scale: 0, acc: rows * this.acc.stride * 4 };
+    r.scratch.acc.ensure(lane.acc * lanes);
+    return lane;
   }
 
-  run(r: Runtime, image: number, _hw: number, indir: number, rows: number, zero: number): boolean {
+  pass(): void {}
+
+  prepare(): void {}
+
+  kernel(x: Share, _r: Runtime, image: number, indir: number, r0: number, r1: number, t0: number, t1: number, zero: number, lane: Lane): void {
     const g = this.g;
-    const acc = r.scratch.acc.ptr;
+    const acc = lane.acc;
+    const taps = g.kh * g.kw;
+    const tileFloats = this.groupFloats / this.channelTiles;
     for (let grp = 0; grp < g.groups; grp++) {
-      const p = r.params(ConvParam.count);
-      p[ConvParam.indirection] = indir; p[ConvParam.npix] = rows; p[ConvParam.taps] = g.kh * g.kw;
+      const p = x.record(ConvParam.count);
+      p[ConvParam.indirection] = indir + r0 * taps * 4; p[ConvParam.npix] = r1 - r0; p[ConvParam.taps] = taps;
       p[ConvParam.input] = image + grp * g.groupChannels * 4; p[ConvParam.inputStride] = this.imageStride; p[ConvParam.zeroInput] = zero;
-      p[ConvParam.channels] = g.groupChannels; p[ConvParam.weights] = this.wPtr + grp * this.groupFloats * 4;
-      p[ConvParam.nTiles] = this.acc.groupStride / this.rec.nr;
-      p[ConvParam.output] = acc + grp * this.acc.groupStride * 4; p[ConvParam.outputStride] = this.acc.stride;
-      r.k[this.rec.kernel](r.paramsPtr);
+      p[ConvParam.channels] = g.groupChannels; p[ConvParam.weights] = this.wPtr + (grp * this.groupFloats + t0 * tileFloats) * 4;
+      p[ConvParam.nTiles] = t1 - t0;
+      p[ConvParam.output] = acc + (r0 * this.acc.stride + grp * this.acc.groupStride + t0 * this.rec.nr) * 4;
+      p[ConvParam.outputStride] = this.acc.stride;
+      x.call(this.rec.kernel, x.ptr);
     }
-    return false;
   }
 }
 
@@ -51,6 +64,9 @@ export class F32DwconvPath implements ConvPath {
   readonly pixelMultiple: number;
   readonly scansInput = false;
   readonly acc: AccLayout;
+  /** The kernel runs every channel at once: it splits over rows only. */
+  readonly channelTiles = 1;
+  readonly tileChannels: number;
   private readonly wPtr: number;
 
   constructor(private readonly g: Geometry, private readonly rec: FloatRecord, weights: Float32Array, keep: Keep) {
@@ -60,19 +76,27 @@ export class F32DwconvPath implements ConvPath {
     this.zeroBytes = this.imageStride * 4;
     this.pixelMultiple = rec.mr;
     this.acc = depthwiseAcc(g, rec.channelMultiple);
+    this.tileChannels = g.outChannels;
   }
 
-  allocate(r: Runtime, _hw: number, rows: number): number {
-    return r.scratch.acc.ensure(rows * this.acc.stride * 4);
+  allocate(r: Runtime, _hw: number, rows: number, _shares: number, lanes: number): Lane {
+    const lane = { mant: 0, scale: 0, acc: rows * this.acc.stride * 4 };
+    r.scratch.acc.ensure(lane.acc * lanes);
+    return lane;
   }
 
-  run(r: Runtime, image: number, _hw: number, indir: number, rows: number, zero: number): boolean {
+  pass(): void {}
+
+  prepare(): void {}
+
+  kernel(x: Share, _r: Runtime, image: number, indir: number, r0: number, r1: number, _t0: number, _t1: number, zero: number, lane: Lane): void {
     const cp = this.imageStride;
-    const p = r.params(ConvParam.count);
-    p[ConvParam.indirection] = indir; p[ConvParam.npix] = rows; p[ConvParam.taps] = this.g.kh * this.g.kw;
+    const taps = this.g.kh * this.g.kw;
+    const p = x.record(ConvParam.count);
+    p[ConvParam.indirection] = indir + r0 * taps * 4; p[ConvParam.npix] = r1 - r0; p[ConvParam.taps] = taps;
     p[ConvParam.input] = image; p[ConvParam.inputStride] = cp; p[ConvParam.zeroInput] = zero;
-    p[ConvParam.channels] = cp; p[ConvParam.weights] = this.wPtr; p[ConvParam.output] = r.scratch.acc.ptr; p[ConvParam.outputStride] = cp;
-    r.k[this.rec.kernel](r.paramsPtr);
-    return false;
+    p[ConvParam.channels] = cp; p[ConvParam.weights] = this.wPtr;
+    p[ConvParam.output] = lane.acc + r0 * cp * 4; p[ConvParam.outputStride] = cp;
+    x.call(this.rec.kernel, x.ptr);
   }
 }

@@ -2,12 +2,13 @@
 // integer micro-kernel per group.
 import type { Geometry } from '../geometry.js';
 import type { Runtime } from '../runtime.js';
+import type { Share } from '../threads/job.js';
 import type { IgemmRecord } from '../kernel-table.js';
 import type { BlockMode } from '../options.js';
 import { BfpParam, ConvParam } from '../abi.js';
 import { type Blocks, packIgemm } from '../pack.js';
 import { bfpRecord } from '../records.js';
-import { type AccLayout, type ConvPath, type Keep, tiledAcc } from './path.js';
+import { type AccLayout, type ConvPath, type Keep, type Lane, tiledAcc } from './path.js';
 
 export class IgemmPath implements ConvPath {
   readonly imageStride: number;
@@ -15,10 +16,13 @@ export class IgemmPath implements ConvPath {
   readonly pixelMultiple: number;
   readonly scansInput = true;
   readonly acc: AccLayout;
+  readonly channelTiles: number;
+  readonly tileChannels: number;
   private readonly wPtr: number;
   private readonly xiPtr: number;
   private readonly groupWeightBytes: number;
   private readonly groupXiFloats: number;
+  private readonly wideBytes: number; // one tile's widened weights, per thread
 
   constructor(private readonly g: Geometry, private readonly b: Blocks, private readonly mantissaBits: number,
     private readonly rec: IgemmRecord, q: Int8Array, scales: Float32Array, mode: BlockMode, keep: Keep) {
@@ -32,42 +36,59 @@ export class IgemmPath implements ConvPath {
     // Padded taps read a zero block of mantissas and a zero record (the larger of the two).
     this.zeroBytes = b.nBlocks * b.paddedLen * 2;
     this.acc = tiledAcc(g, rec.nr);
+    this.channelTiles = this.acc.groupStride / rec.nr;
+    this.tileChannels = rec.nr;
+    this.wideBytes = g.kh * g.kw * b.nBlocks * b.paddedLen * rec.wideBytesPerChannel;
   }
 
-  allocate(r: Runtime, hw: number, rows: number): number {
+  allocate(r: Runtime, hw: number, rows: number, shares: number, lanes: number): Lane {
     const { g, b, rec } = this;
     const s = r.scratch;
     const slots = g.groups * b.nBlocks;
-    s.mant.ensure(hw * slots * b.paddedLen * rec.bfp.mantBytes);
-    s.scale.ensure(hw * slots * rec.bfp.recordBytes);
-    if (rec.wideBytesPerChannel > 0) s.weights.ensure(g.kh * g.kw * b.nBlocks * b.paddedLen * rec.wideBytesPerChannel);
-    return s.acc.ensure(rows * this.acc.stride * 4);
+    const lane = { mant: hw * slots * b.paddedLen * rec.bfp.mantBytes, scale: hw * slots * rec.bfp.recordBytes, acc: rows * this.acc.stride * 4 };
+    s.mant.ensure(lane.mant * lanes);
+    s.scale.ensure(lane.scale * lanes);
+    if (this.wideBytes > 0) s.weights.ensure(this.wideBytes * shares);
+    s.acc.ensure(lane.acc * lanes);
+    return lane;
   }
 
-  run(r: Runtime, image: number, hw: number, indir: number, rows: number, zero: number): boolean {
+  pass(x: Share, _r: Runtime, image: number, p0: number, p1: number, lane: Lane): void {
     const { g, b, rec } = this;
-    const s = r.scratch;
     const slots = g.groups * b.nBlocks;
-    const { mantBytes, recordBytes } = rec.bfp;
     // The relaxed kernels start each block from -z·ΣM, which the int8 pass writes beside its scale.
-    const q = bfpRecord(r, image, hw, this.imageStride, g.groups, g.groupChannels, b.blockLen, b.nBlocks, this.mantissaBits);
-    q[BfpParam.dst] = s.mant.ptr; q[BfpParam.dstStride] = slots * b.paddedLen; q[BfpParam.paddedLen] = b.paddedLen;
-    q[BfpParam.scale] = s.scale.ptr; q[BfpParam.sumScale] = -rec.zeroPoint;
-    if (r.k[rec.bfp.pass](r.paramsPtr)) return true;
-    const kernel = r.k[rec.kernel]!;
+    const q = bfpRecord(x.record(BfpParam.count), image + p0 * this.imageStride * 4, p1 - p0, this.imageStride,
+      g.groups, g.groupChannels, b.blockLen, b.nBlocks, this.mantissaBits);
+    q[BfpParam.dst] = lane.mant + p0 * slots * b.paddedLen * rec.bfp.mantBytes; q[BfpParam.dstStride] = slots * b.paddedLen;
+    q[BfpParam.paddedLen] = b.paddedLen;
+    q[BfpParam.scale] = lane.scale + p0 * slots * rec.bfp.recordBytes; q[BfpParam.sumScale] = -rec.zeroPoint;
+    x.call(rec.bfp.pass, x.ptr);
+  }
+
+  prepare(): void {}
+
+  kernel(x: Share, r: Runtime, _image: number, indir: number, r0: number, r1: number, t0: number, t1: number, zero: number, lane: Lane): void {
+    const { g, b, rec } = this;
+    const s = r.scratch;
+    const slots = g.groups * b.nBlocks;
+    const taps = g.kh * g.kw;
+    const { mantBytes, recordBytes } = rec.bfp;
+    const tileBytes = this.groupWeightBytes / this.channelTiles;
+    const tileXi = this.groupXiFloats / this.channelTiles;
     for (let grp = 0; grp < g.groups; grp++) {
-      const p = r.params(ConvParam.count);
-      p[ConvParam.indirection] = indir; p[ConvParam.npix] = rows; p[ConvParam.taps] = g.kh * g.kw;
-      p[ConvParam.input] = s.mant.ptr + grp * b.nBlocks * b.paddedLen * mantBytes;
+      const p = x.record(ConvParam.count);
+      p[ConvParam.indirection] = indir + r0 * taps * 4; p[ConvParam.npix] = r1 - r0; p[ConvParam.taps] = taps;
+      p[ConvParam.input] = lane.mant + grp * b.nBlocks * b.paddedLen * mantBytes;
       p[ConvParam.inputStride] = slots * b.paddedLen; p[ConvParam.zeroInput] = zero;
-      p[ConvParam.scale] = s.scale.ptr + grp * b.nBlocks * recordBytes; p[ConvParam.scaleStride] = slots; p[ConvParam.zeroScale] = zero;
+      p[ConvParam.scale] = lane.scale + grp * b.nBlocks * recordBytes; p[ConvParam.scaleStride] = slots; p[ConvParam.zeroScale] = zero;
       p[ConvParam.nBlocks] = b.nBlocks; p[ConvParam.paddedLen] = b.paddedLen;
-      p[ConvParam.weights] = this.wPtr + grp * this.groupWeightBytes; p[ConvParam.xi] = this.xiPtr + grp * this.groupXiFloats * 4;
-      p[ConvParam.nTiles] = this.acc.groupStride / rec.nr;
-      p[ConvParam.output] = s.acc.ptr + grp * this.acc.groupStride * 4; p[ConvParam.outputStride] = this.acc.stride;
-      p[ConvParam.wide] = s.weights.ptr;
-      kernel(r.paramsPtr);
+      p[ConvParam.weights] = this.wPtr + grp * this.groupWeightBytes + t0 * tileBytes;
+      p[ConvParam.xi] = this.xiPtr + (grp * this.groupXiFloats + t0 * tileXi) * 4;
+      p[ConvParam.nTiles] = t1 - t0;
+      p[ConvParam.output] = lane.acc + (r0 * this.acc.stride + grp * this.acc.groupStride + t0 * rec.nr) * 4;
+      p[ConvParam.outputStride] = this.acc.stride;
+      p[ConvParam.wide] = s.weights.ptr + x.index * this.wideBytes;
+      x.call(rec.kernel, x.ptr);
     }
-    return false;
   }
 }

@@ -1,7 +1,10 @@
 // What the shared forward path (conv-layer.ts) asks of an execution path: one class per kernel-
-// table record kind, each holding only what its kernels read.
+// table record kind, each holding only what its kernels read. A path writes its kernel calls
+// into a job's shares (threads/job.ts) for the ranges the forward path hands it: runs of input
+// pixels for its pass, and output rows x channel tiles for its kernel.
 import type { Geometry } from '../geometry.js';
 import type { Runtime } from '../runtime.js';
+import type { Share } from '../threads/job.js';
 import { roundUp } from '../pack.js';
 
 /** Where a path's kernels leave the pre-epilogue sums: per pixel `stride` floats; per call. */
@@ -24,10 +27,27 @@ export interface ConvPath {
   /** Whether run() checks the input for NaN and ±Inf itself (in its BFP pass). */
   readonly scansInput: boolean;
   readonly acc: AccLayout;
-  /** Allocates the per-call scratch the kernels need; returns the accumulator pointer. */
-  allocate(r: Runtime, hw: number, rows: number): number;
-  /** Runs the kernels on one NHWC image into the accumulator; true if it met a NaN or ±Inf. */
-  run(r: Runtime, image: number, hw: number, indir: number, rows: number, zero: number): boolean;
+  /** Tiles of `tileChannels` output channels per group: the kernel's range splits over them (1: it cannot). */
+  readonly channelTiles: number;
+  readonly tileChannels: number;
+  /**
+   * Allocates the per-call scratch for `shares` threads and `lanes` images in flight at once
+   * (each lane its own pass output and accumulator); returns the bytes of one lane of each.
+   */
+  allocate(r: Runtime, hw: number, rows: number, shares: number, lanes: number): Lane;
+  /** The pass over input pixels [p0, p1) of the NHWC image (BFP; none for float paths). Its calls return 1 on a NaN or ±Inf. */
+  pass(x: Share, r: Runtime, image: number, p0: number, p1: number, lane: Lane): void;
+  /** Per-call work the kernels read and no pass writes (dequantized weights), on one share. */
+  prepare(x: Share, r: Runtime): void;
+  /** The kernel over output rows [r0, r1) (multiples of pixelMultiple) and channel tiles [t0, t1) of every group. */
+  kernel(x: Share, r: Runtime, image: number, indir: number, r0: number, r1: number, t0: number, t1: number, zero: number, lane: Lane): void;
+}
+
+/** One image's per-call buffers: the pass's output (mantissas or exact floats), its block records, the accumulator. */
+export interface Lane {
+  mant: number;
+  scale: number;
+  acc: number;
 }
 
 /** Copies data into wasm memory for the layer's lifetime (the layer frees it on dispose). */
@@ -43,4 +63,29 @@ export function tiledAcc(g: Geometry, nr: number): AccLayout {
 export function depthwiseAcc(g: Geometry, multiple: number): AccLayout {
   const c = g.outChannels;
   return { stride: roundUp(c, multiple), groupStride: 0, groupChannels: c, calls: 1 };
+}
+
+/** Part i of `parts` near-equal runs of [0, n), their starts aligned down to `align`. */
+export function part(n: number, parts: number, i: number, align: number): [number, number] {
+  const at = (k: number) => (k === parts ? n : Math.floor(Math.floor((n * k) / parts) / align) * align);
+  return [at(i), at(i + 1)];
+}
+
+/**
+ * How to split `rowTiles` x `channelTiles` kernel tiles over at most `shares` threads: parts
+ * along rows and along channel tiles, with the smallest largest share. On a tie, more channel
+ * parts: each thread then widens only its own tiles' weights instead of all of them.
+ */
+export function splitTiles(rowTiles: number, channelTiles: number, shares: number): [number, number] {
+  let best: [number, number] = [1, 1];
+  let bestCost = Infinity;
+  for (let cp = Math.min(shares, channelTiles); cp >= 1; cp--) {
+    const rp = Math.min(Math.floor(shares / cp), rowTiles);
+    const cost = Math.ceil(rowTiles / rp) * Math.ceil(channelTiles / cp);
+    if (cost < bestCost) {
+      bestCost = cost;
+      best = [rp, cp];
+    }
+  }
+  return best;
 }

@@ -1,92 +1,119 @@
-// One layer's calibration: the methods in the order rounding, scales, cds.
-import { DSConv2d } from '../../core/layers/dsconv2d.js';
-import { sqnrDb } from '../../core/sqnr.js';
-import type { DSConvPlugin, ConvCall } from '../types.js';
-import type { CalibrationMethod, LayerStats } from './types.js';
-import { floatConv, gather, outputNhwc, patches } from './samples.js';
-import { MAX_HESSIAN, gptqRound } from './rounding.js';
-import { refitScales } from './scales.js';
+// One layer's fit from its running statistics: the methods in the order rounding, scales, cds,
+// and the statistics of the report, all without running the layer.
+import type { QuantSettings } from '../../core/options.js';
+import type { CalibrationMethod } from './types.js';
+import type { Dims } from './dims.js';
+import type { InputStats, TargetStats } from './stats.js';
+import { MAX_HESSIAN, gptqRoundGroup } from './rounding.js';
+import { channelMoments, newMoments, outputSums, refitChannel } from './scales.js';
 import { fitCds } from './cds.js';
 
-export interface Fit { stats: LayerStats; output: Float32Array }
+export interface FitInput {
+  d: Dims;
+  settings: QuantSettings;
+  methods: readonly CalibrationMethod[];
+  /** Float OIHW weights, the data-free VQK and KDS, the bias. */
+  weights: Float32Array;
+  q0: Int8Array;
+  xi0: Float32Array;
+  bias?: Float32Array;
+  input: InputStats;
+  target: TargetStats;
+}
 
-/**
- * Fits one layer's VQK/KDS/CDS to its targets at the sampled positions, installs them in the
- * plug-in, and returns its statistics and its calibrated pre-activation output.
- */
-export function fitLayer(plugin: DSConvPlugin, call: ConvCall, methods: readonly CalibrationMethod[], target: 'network' | 'layer',
-  kept: { pos: Int32Array; y: Float32Array }): Fit {
-  const e = call.layer;
-  const opts = call.options;
-  const C = opts.outChannels, Cin = opts.inChannels, groups = opts.groups ?? 1;
-  const Cg = Cin / groups, Og = C / groups;
-  const [kh, kw] = opts.kernelSize as [number, number];
-  const taps = kh * kw;
-  const settings = e.settings!;
-  const pos = kept.pos;
-  const S = pos.length;
-  const bias = opts.bias;
+export interface Fitted {
+  q: Int8Array;
+  scales: Float32Array;
+  gamma?: Float32Array;
+  delta?: Float32Array;
+  applied: CalibrationMethod[];
+  /** Per channel Σy, Σy², Σy·t of the output before the CDS, when the fit computed them. */
+  sums?: Float64Array;
+}
 
-  // Target at the sampled positions, pre-activation, bias included.
-  const yT = target === 'network' ? kept.y : gather(outputNhwc(call, floatConv(call)), pos, C);
-
-  // Patches of the BFP-dequantized input at the sampled positions: [S][taps][Cin].
-  const px = patches(call, pos, settings.blockSize, settings.mantissaBits);
-
-  let q: Int8Array = e.q!.slice();
-  let scales: Float32Array = e.scales!.slice();
-  const tapsMode = settings.depthwiseBlocks === 'taps';
-  const nB = tapsMode ? 1 : Math.ceil(Cg / settings.blockSize);
-  const scaleIndex = (o: number, c: number, t: number) => tapsMode ? o : (o * nB + Math.floor(c / settings.blockSize)) * taps + t;
-
-  const quantOut = (qq: Int8Array, sc: Float32Array, gamma?: Float32Array, delta?: Float32Array) => {
-    const layer = DSConv2d.fromQuantized({ q: qq, scales: sc }, { ...opts, gamma, delta });
-    try {
-      return layer.forward(call.input, { ...call.shape, outputLayout: call.shape.layout });
-    } finally {
-      layer.dispose();
-    }
-  };
-  const nhwcOut = (y: Float32Array) => outputNhwc(call, y);
-  const before = gather(nhwcOut(quantOut(q, scales)), pos, C);
+/** Fits VQK, KDS and CDS to the statistics so far; `round` false leaves the integers data-free. */
+export function fitLayer(f: FitInput, round = true): Fitted {
+  const { d, methods, input, target } = f;
+  const { C, K, D } = d;
+  input.prepare();
+  const q = f.q0.slice();
+  const scales = f.xi0.slice();
   const applied: CalibrationMethod[] = [];
-
-  if (methods.includes('rounding') && Cg * taps <= MAX_HESSIAN) {
-    q = gptqRound(call.weights, q, scales, px, S, { C, Cin, Cg, Og, groups, taps, bits: settings.bits, scaleIndex });
+  if (round && methods.includes('rounding') && D <= MAX_HESSIAN) {
+    for (let g = 0; g < d.groups; g++) {
+      const U = input.factor(g);
+      if (U) gptqRoundGroup(f.weights, q, scales, U, g, d, f.settings.bits);
+    }
     applied.push('rounding');
   }
-  if (methods.includes('scales')) {
-    scales = refitScales(q, scales, px, yT, S, { C, Cin, Cg, Og, taps, nScalesPerO: tapsMode ? 1 : nB * taps, scaleIndex, bias });
-    applied.push('scales');
-  }
-  let gamma: Float32Array | undefined, delta: Float32Array | undefined;
-  let out = applied.length ? quantOut(q, scales) : null;
-  if (methods.includes('cds')) {
-    const yq = out ? gather(nhwcOut(out), pos, C) : before;
-    ({ gamma, delta } = fitCds(yq, yT, S, C));
-    out = quantOut(q, scales, gamma, delta);
-    applied.push('cds');
-  }
-  plugin.update(e, { q, scales, gamma: gamma ?? null, delta: delta ?? null });
-  const final = out ?? quantOut(q, scales);
-  const after = gather(nhwcOut(final), pos, C);
-
-  const stat = (y: Float32Array) => {
-    const mean = new Float32Array(C), std = new Float32Array(C);
-    for (let c = 0; c < C; c++) {
-      let s1 = 0, s2 = 0;
-      for (let s = 0; s < S; s++) { const v = y[s * C + c]; s1 += v; s2 += v * v; }
-      mean[c] = s1 / S;
-      std[c] = Math.sqrt(Math.max(0, s2 / S - (s1 / S) ** 2));
+  const refit = methods.includes('scales'), cds = methods.includes('cds');
+  if (!refit && !cds) return { q, scales, applied };
+  const mo = newMoments(K), qv = new Float64Array(D);
+  const gamma = new Float32Array(C), delta = new Float32Array(C), sums = new Float64Array(3 * C);
+  for (let o = 0; o < C; o++) {
+    const b = f.bias ? f.bias[o] : 0, base = d.scaleBase(o);
+    channelMoments(o, q, d, input.H, input.m, target.R, mo, qv);
+    if (refit) {
+      const xi = refitChannel(mo, K, b, f.xi0, base);
+      if (xi) for (let k = 0; k < K; k++) scales[base + k] = xi[k];
     }
-    return [mean, std];
-  };
-  const [floatMean, floatStd] = stat(yT);
-  const [quantMean, quantStd] = stat(after);
-  const stats: LayerStats = {
-    index: e.info.index, sqnrBefore: sqnrDb(yT, before), sqnrAfter: sqnrDb(yT, after),
-    floatMean, floatStd, quantMean, quantStd, samples: S, applied,
-  };
-  if (e.info.name !== undefined) stats.name = e.info.name;
-  return { stats, output: final };
+    const y = outputSums(mo, K, scales, base, b, target.n, target.st[o]);
+    sums[3 * o] = y.sy; sums[3 * o + 1] = y.syy; sums[3 * o + 2] = y.syt;
+    if (cds) {
+      const c = fitCds(y.sy, y.syy, y.syt, target.st[o], target.n);
+      gamma[o] = c.gamma; delta[o] = c.delta;
+    }
+  }
+  if (refit) applied.push('scales');
+  if (!cds) return { q, scales, applied, sums };
+  applied.push('cds');
+  return { q, scales, gamma, delta, applied, sums };
+}
+
+export interface Quality {
+  sqnrBefore: number;
+  sqnrAfter: number;
+  floatMean: Float32Array;
+  floatStd: Float32Array;
+  quantMean: Float32Array;
+  quantStd: Float32Array;
+}
+
+/**
+ * SQNR against the targets at the sampled positions of the data-free layer and of the fitted one,
+ * and per channel the mean and standard deviation of target and fitted output, from the sums
+ * (the fit's own when it was made on these statistics).
+ */
+export function quality(f: FitInput, fit: Fitted, fitN: number): Quality {
+  const { d, input, target } = f;
+  const { C, K, D } = d;
+  const n = target.n;
+  input.prepare();
+  const mo = newMoments(K), qv = new Float64Array(D);
+  const floatMean = new Float32Array(C), floatStd = new Float32Array(C), quantMean = new Float32Array(C), quantStd = new Float32Array(C);
+  let sig = 0, errBefore = 0, errAfter = 0;
+  const std = (s: number, ss: number) => Math.sqrt(Math.max(0, ss / n - (s / n) ** 2));
+  for (let o = 0; o < C; o++) {
+    const b = f.bias ? f.bias[o] : 0, base = d.scaleBase(o);
+    const st = target.st[o], stt = target.stt[o];
+    sig += stt;
+    floatMean[o] = st / n; floatStd[o] = std(st, stt);
+    channelMoments(o, f.q0, d, input.H, input.m, target.R, mo, qv);
+    const y0 = outputSums(mo, K, f.xi0, base, b, n, st);
+    errBefore += Math.max(0, stt - 2 * y0.syt + y0.syy);
+    let y: { sy: number; syy: number; syt: number };
+    if (fit.sums && fitN === n) {
+      y = { sy: fit.sums[3 * o], syy: fit.sums[3 * o + 1], syt: fit.sums[3 * o + 2] };
+    } else {
+      channelMoments(o, fit.q, d, input.H, input.m, target.R, mo, qv);
+      y = outputSums(mo, K, fit.scales, base, b, n, st);
+    }
+    // With the CDS, y' = γy + δ.
+    const g = fit.gamma ? fit.gamma[o] : 1, dl = fit.delta ? fit.delta[o] : 0;
+    const sy = g * y.sy + n * dl, syy = g * g * y.syy + 2 * g * dl * y.sy + n * dl * dl, syt = g * y.syt + dl * st;
+    errAfter += Math.max(0, stt - 2 * syt + syy);
+    quantMean[o] = sy / n; quantStd[o] = std(sy, syy);
+  }
+  const db = (e: number) => e === 0 ? Infinity : 10 * Math.log10(sig / e);
+  return { sqnrBefore: db(errBefore), sqnrAfter: db(errAfter), floatMean, floatStd, quantMean, quantStd };
 }

@@ -1,12 +1,13 @@
-// What the fits are made of: the float layer's outputs, a seeded sample of output positions, the
-// values there, and the BFP-dequantized input patches a DSConv layer reads at them.
+// What the statistics are made of: the float layer's outputs, a seeded sample of output positions
+// in each image, the float targets there, and the BFP-dequantized input patches a DSConv layer
+// reads at them.
 import { Conv2d } from '../../core/layers/conv2d.js';
 import type { DSConvOptions } from '../../core/options.js';
 import { outputExtent } from '../../core/geometry.js';
 import { mulberry32 } from '../../core/random.js';
-import { nchwToNhwc } from '../../core/layout.js';
 import { bfpDequantize } from '../../core/bfp.js';
 import type { ConvCall } from '../types.js';
+import type { Dims } from './dims.js';
 
 /** The float layer's pre-activation output, in the call's layout. */
 export function floatConv(call: ConvCall): Float32Array {
@@ -27,53 +28,91 @@ export function outSize(o: DSConvOptions, h: number, w: number): [number, number
   return [outputExtent(h, kh, sy, dy, t, b), outputExtent(w, kw, sx, dx, l, r)];
 }
 
-/** Seeded sample of output positions (flat n·oh·ow + y·ow + x), all of them when fewer than asked. */
-export function positions(call: ConvCall, count: number, seed: number): Int32Array {
+/** Positions sampled in image `image` (0-based, over the whole calibration): `samples` spread evenly over `count` images. */
+export function perImage(samples: number, count: number, image: number): number {
+  return Math.floor(((image + 1) * samples) / count) - Math.floor((image * samples) / count);
+}
+
+/**
+ * Sampled output positions of a call whose images are `first`, `first + 1`, ...: per image,
+ * `perImage` distinct positions of its oh·ow (all of them when there are fewer), sorted, drawn
+ * from a generator seeded by the seed, the output size and the image, so that convs with the same
+ * output size sample the same positions (and share statistics when they read the same input) and
+ * how the images are split into batches changes nothing. Flat: n·oh·ow + y·ow + x.
+ */
+export function positions(call: ConvCall, first: number, samples: number, count: number, seed: number): Int32Array {
   const [oh, ow] = outSize(call.options, call.shape.height, call.shape.width);
-  const total = call.shape.batch * oh * ow;
-  if (total <= count) return Int32Array.from({ length: total }, (_, i) => i);
-  const next = mulberry32(seed);
+  const M = oh * ow;
+  const parts: Int32Array[] = [];
+  for (let n = 0; n < call.shape.batch; n++) {
+    const image = first + n;
+    const k = Math.min(M, perImage(samples, count, image));
+    const p = k === M ? Int32Array.from({ length: M }, (_, i) => i) : draw(M, k, mulberry32(mix(seed, oh, ow, image)));
+    for (let i = 0; i < p.length; i++) p[i] += n * M;
+    parts.push(p);
+  }
+  const out = new Int32Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
+
+/** k distinct integers of [0, M), sorted. */
+function draw(M: number, k: number, next: () => number): Int32Array {
+  if (2 * k > M) {
+    // Dense: a partial Fisher–Yates shuffle.
+    const all = Int32Array.from({ length: M }, (_, i) => i);
+    for (let i = 0; i < k; i++) {
+      const j = i + Math.floor(next() * (M - i));
+      const t = all[i]; all[i] = all[j]; all[j] = t;
+    }
+    return all.subarray(0, k).sort();
+  }
   const picked = new Set<number>();
-  while (picked.size < count) picked.add(Math.floor(next() * total));
-  return Int32Array.from([...picked].sort((a, b) => a - b));
+  while (picked.size < k) picked.add(Math.floor(next() * M));
+  return Int32Array.from(picked).sort();
 }
 
-/** A layer output of this call as NHWC. */
-export function outputNhwc(call: ConvCall, y: Float32Array): Float32Array {
-  if (call.shape.layout === 'NHWC') return y;
+function mix(...v: number[]): number {
+  let h = 0x811c9dc5;
+  for (const x of v) h = Math.imul(h ^ (x >>> 0), 0x01000193) ^ (h >>> 15);
+  return h >>> 0;
+}
+
+/** The output values at `pos`, transposed: [channel][position]. */
+export function gatherOutput(call: ConvCall, y: Float32Array, pos: Int32Array): Float32Array {
+  const C = call.options.outChannels;
   const [oh, ow] = outSize(call.options, call.shape.height, call.shape.width);
-  return nchwToNhwc(y, call.shape.batch, call.options.outChannels, oh * ow);
-}
-
-/** The rows of y ([positions][c]) at `pos`. */
-export function gather(y: Float32Array, pos: Int32Array, c: number): Float32Array {
-  const out = new Float32Array(pos.length * c);
-  for (let s = 0; s < pos.length; s++) out.set(y.subarray(pos[s] * c, pos[s] * c + c), s * c);
+  const M = oh * ow, S = pos.length;
+  const out = new Float32Array(C * S);
+  const nchw = call.shape.layout === 'NCHW';
+  for (let s = 0; s < S; s++) {
+    const p = pos[s];
+    if (nchw) {
+      const n = Math.floor(p / M), at = n * C * M + (p - n * M);
+      for (let c = 0; c < C; c++) out[c * S + s] = y[at + c * M];
+    } else {
+      for (let c = 0; c < C; c++) out[c * S + s] = y[p * C + c];
+    }
+  }
   return out;
 }
 
 /**
- * The BFP-dequantized input patches at the sampled positions, [S][taps][inChannels], zero where a
- * tap reads padding: the activations the DSConv layer multiplies its weights with.
+ * The float input pixels each sampled position reads, [S·taps][Cin] (tap-major per position),
+ * zero where a tap reads padding: compared between convs to find those that read the same input.
  */
-export function patches(call: ConvCall, pos: Int32Array, blockSize: number, mantissaBits: number): Float32Array {
+export function gatherPixels(call: ConvCall, pos: Int32Array): Float32Array {
   const opts = call.options;
-  const Cin = opts.inChannels, groups = opts.groups ?? 1;
+  const Cin = opts.inChannels;
   const [kh, kw] = opts.kernelSize as [number, number];
-  const taps = kh * kw;
-  const { batch, height: H, width: W } = call.shape;
+  const { height: H, width: W } = call.shape;
   const [oh, ow] = outSize(opts, H, W);
   const [sy, sx] = opts.stride as [number, number];
   const [dy, dx] = opts.dilation as [number, number];
   const [pt, pl] = opts.padding as number[];
-  const x = call.shape.layout === 'NHWC' ? call.input : nchwToNhwc(call.input, batch, Cin, H * W);
-  // One image at a time, so the wasm pass needs no more scratch than a forward call.
-  const xq = new Float32Array(x.length);
-  const image = H * W * Cin;
-  for (let n = 0; n < batch; n++) {
-    xq.set(bfpDequantize(x.subarray(n * image, (n + 1) * image), H * W, Cin, groups, blockSize, mantissaBits), n * image);
-  }
-  const S = pos.length;
+  const x = call.input, nchw = call.shape.layout === 'NCHW', plane = H * W;
+  const taps = kh * kw, S = pos.length;
   const px = new Float32Array(S * taps * Cin);
   for (let s = 0; s < S; s++) {
     const p = pos[s];
@@ -81,9 +120,35 @@ export function patches(call: ConvCall, pos: Int32Array, blockSize: number, mant
     for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) {
       const iy = oy * sy - pt + i * dy, ix = ox * sx - pl + j * dx;
       if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
-      const at = ((n * H + iy) * W + ix) * Cin;
-      px.set(xq.subarray(at, at + Cin), (s * taps + i * kw + j) * Cin);
+      const to = (s * taps + i * kw + j) * Cin;
+      if (nchw) {
+        const at = n * Cin * plane + iy * W + ix;
+        for (let c = 0; c < Cin; c++) px[to + c] = x[at + c * plane];
+      } else {
+        px.set(x.subarray(((n * H + iy) * W + ix) * Cin, ((n * H + iy) * W + ix + 1) * Cin), to);
+      }
     }
   }
   return px;
+}
+
+/**
+ * The sampled pixels BFP-dequantized (each pixel's blocks as the DSConv layer forms them, so
+ * quantizing only these pixels gives the same values as the whole input) and laid out per group
+ * as columns over the positions: [group][j = t·C_g + c][s], the rows the Gram sums run along.
+ */
+export function columns(px: Float32Array, S: number, d: Dims, blockSize: number, mantissaBits: number): Float32Array {
+  const { Cin, Cg, groups, taps, D } = d;
+  const xq = bfpDequantize(px, S * taps, Cin, groups, blockSize, mantissaBits);
+  const X = new Float32Array(groups * D * S);
+  for (let s = 0; s < S; s++) {
+    for (let t = 0; t < taps; t++) {
+      const from = (s * taps + t) * Cin;
+      for (let g = 0; g < groups; g++) {
+        const to = (g * D + t * Cg) * S + s, f = from + g * Cg;
+        for (let c = 0; c < Cg; c++) X[to + c * S] = xq[f + c];
+      }
+    }
+  }
+  return X;
 }

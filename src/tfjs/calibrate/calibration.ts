@@ -1,0 +1,219 @@
+// The state of one calibration between batches: per conv, its running statistics and current
+// fit; per batch, the float targets of the float pass until the quantized pass uses them.
+import type { QuantSettings } from '../../core/options.js';
+import type { ConvCall, DSConvPlugin, PluginLayer } from '../types.js';
+import type { CalibrationMethod, CalibrationProgress, LayerStats } from './types.js';
+import { type Dims, layerDims } from './dims.js';
+import { InputStats, TargetStats } from './stats.js';
+import { columns, floatConv, gatherOutput, gatherPixels, positions } from './samples.js';
+import { type FitInput, type Fitted, fitLayer, quality } from './fit.js';
+
+export interface Settings {
+  methods: readonly CalibrationMethod[];
+  target: 'network' | 'layer';
+  samples: number;
+  seed: number;
+  count: number;
+  onProgress?: (p: CalibrationProgress) => void;
+}
+
+interface Layer {
+  entry: PluginLayer;
+  index: number;
+  d: Dims;
+  settings: QuantSettings;
+  weights: Float32Array;
+  q0: Int8Array;
+  xi0: Float32Array;
+  /** A copy: on the wasm backend the call's is a view of the tfjs heap, which growing detaches. */
+  bias?: Float32Array;
+  input?: InputStats;
+  target: TargetStats;
+  /** Float targets of this batch, in call order (target 'network'). */
+  queue: { S: number; T: Float32Array }[];
+  /** Images before this batch, and in this pass of it. */
+  images: number;
+  passImages: number;
+  fit?: Fitted;
+  fits: number;
+  fittedAt: number;
+  roundDeferred: boolean;
+}
+
+const ROUND_AFTER = 2;
+
+export class Calibration {
+  private readonly layers = new Map<PluginLayer, Layer>();
+  private phase: 'float' | 'quantized' | 'final' = 'float';
+  private batch = 0;
+  private images = 0;
+  private batchImages = 0;
+  private passLayers = new Set<Layer>();
+  /** Per geometry and input shape, the sampled input pixels of the last conv of this pass that read them. */
+  private seen = new Map<string, { first: number; px: Float32Array; stats: InputStats }>();
+
+  constructor(private readonly plugin: DSConvPlugin, private readonly s: Settings) {}
+
+  begin(phase: 'float' | 'quantized', batchImages: number): void {
+    this.phase = phase;
+    this.batchImages = batchImages;
+    this.passLayers.clear();
+    this.seen.clear();
+    for (const l of this.layers.values()) l.passImages = 0;
+  }
+
+  /** Float pass: the float layer's output, its targets at the sampled positions kept for the quantized pass. */
+  float(call: ConvCall): Float32Array {
+    const l = this.layer(call);
+    const y = floatConv(call);
+    const pos = this.positions(l, call);
+    l.queue.push({ S: pos.length, T: gatherOutput(call, y, pos) });
+    this.progress(l);
+    return y;
+  }
+
+  /**
+   * Quantized pass: adds this call's sampled inputs and targets to the layer's statistics and,
+   * when they have doubled since its last fit (or it has none), refits it on everything so far
+   * before it runs: about log2(calls) fits whatever the batches (returns nothing, so the plug-in
+   * runs the DSConv layer just installed).
+   */
+  quantized(call: ConvCall): undefined {
+    const l = this.layer(call);
+    const first = l.images + l.passImages;
+    const pos = this.positions(l, call);
+    let T: Float32Array;
+    if (this.s.target === 'network') {
+      const kept = l.queue.shift();
+      if (!kept || kept.S !== pos.length) throw new Error(`calibrate: conv ${l.index} ran differently in the float and the quantized pass of batch ${this.batch}; the model must run the same convs on the same images each time`);
+      T = kept.T;
+    } else {
+      T = gatherOutput(call, floatConv(call), pos);
+    }
+    const px = gatherPixels(call, pos);
+    const X = this.inputs(l, call, first, px, pos.length);
+    l.target.add(X, T, pos.length);
+    const n = l.target.n;
+    if (n > 0 && (l.fits === 0 || n >= 2 * l.fittedAt)) this.refit(l);
+    this.progress(l);
+    return undefined;
+  }
+
+  end(): void {
+    for (const l of this.layers.values()) {
+      if (l.queue.length) throw new Error(`calibrate: conv ${l.index} ran in the float pass of batch ${this.batch} but not in its quantized pass`);
+      l.images += l.passImages;
+    }
+    this.images += this.batchImages;
+    this.batch++;
+  }
+
+  /** The last fits (of the layers the last batch added to since they were fitted) and the report. */
+  finish(): LayerStats[] {
+    this.phase = 'final';
+    this.passLayers.clear();
+    const order = [...this.layers.values()].sort((a, b) => a.index - b.index);
+    const out: LayerStats[] = [];
+    for (const l of order) {
+      if (l.target.n > 0 && (l.fittedAt !== l.target.n || l.roundDeferred)) this.refit(l, true);
+      this.progress(l);
+      const f = l.fit ?? { q: l.q0, scales: l.xi0, applied: [] };
+      const qy = l.target.n > 0 ? quality(this.fitInput(l), f, l.fittedAt) : null;
+      const nan = new Float32Array(l.d.C).fill(NaN);
+      const stats: LayerStats = {
+        index: l.index, sqnrBefore: qy?.sqnrBefore ?? NaN, sqnrAfter: qy?.sqnrAfter ?? NaN,
+        floatMean: qy?.floatMean ?? nan, floatStd: qy?.floatStd ?? nan, quantMean: qy?.quantMean ?? nan, quantStd: qy?.quantStd ?? nan,
+        samples: l.target.n, images: l.images, applied: f.applied, fits: l.fits,
+      };
+      if (l.entry.info.name !== undefined) stats.name = l.entry.info.name;
+      if (l.input && l.input.owner !== l.index) stats.sharedWith = l.input.owner;
+      out.push(stats);
+    }
+    return out;
+  }
+
+  get batches(): number { return this.batch; }
+  get imageCount(): number { return this.images; }
+
+  private layer(call: ConvCall): Layer {
+    let l = this.layers.get(call.layer);
+    if (l) return l;
+    const e = call.layer;
+    if (!e.settings || !e.q || !e.scales) throw new Error(`calibrate: conv ${e.info.index} has no quantized weights`);
+    l = {
+      entry: e, index: e.info.index, d: layerDims(call.options, e.settings), settings: e.settings, weights: call.weights,
+      q0: e.q.slice(), xi0: e.scales.slice(), bias: call.options.bias?.slice(), target: undefined as unknown as TargetStats,
+      queue: [], images: 0, passImages: 0, fits: 0, fittedAt: -1, roundDeferred: false,
+    };
+    l.target = new TargetStats(l.d);
+    this.layers.set(e, l);
+    return l;
+  }
+
+  private positions(l: Layer, call: ConvCall): Int32Array {
+    const first = l.images + l.passImages;
+    l.passImages += call.shape.batch;
+    return positions(call, first, this.s.samples, this.s.count, this.s.seed);
+  }
+
+  /**
+   * This call's input columns, added to the layer's input statistics, unless an earlier conv of
+   * this pass read the same pixels at the same positions (an Inception block's branches): then
+   * both share one InputStats, summed once. Sharing is settled in the first batch.
+   */
+  private inputs(l: Layer, call: ConvCall, first: number, px: Float32Array, S: number): Float32Array {
+    const o = call.options, sh = call.shape;
+    const key = [o.kernelSize, o.stride, o.dilation, o.padding, o.groups ?? 1, o.inChannels, sh.height, sh.width, sh.batch, sh.layout,
+      l.settings.blockSize, l.settings.mantissaBits].join('|');
+    const seen = this.seen.get(key);
+    const same = seen !== undefined && seen.first === first && equal(seen.px, px);
+    const X = columns(px, S, l.d, l.settings.blockSize, l.settings.mantissaBits);
+    if (!l.input) {
+      if (same) { l.input = seen.stats; return X; }
+      l.input = new InputStats(l.d.groups, l.d.D, l.index);
+    } else if (l.input.owner !== l.index) {
+      if (same && seen.stats === l.input) return X;
+      throw new Error(`calibrate: conv ${l.index} read the same input as conv ${l.input.owner} in the first batch but not in batch ${this.batch}; the model must run the same way on every batch`);
+    }
+    l.input.add(X, S);
+    this.seen.set(key, { first, px, stats: l.input });
+    return X;
+  }
+
+  private fitInput(l: Layer): FitInput {
+    return {
+      d: l.d, settings: l.settings, methods: this.s.methods, weights: l.weights, q0: l.q0, xi0: l.xi0, bias: l.bias,
+      input: l.input!, target: l.target,
+    };
+  }
+
+  /**
+   * Fits the layer on its statistics so far. Before the end, the integers wait for ROUND_AFTER
+   * samples per input: rounded to fewer positions than inputs, they fit those positions at the
+   * expense of the others, and the convs after would gather their statistics on that.
+   */
+  private refit(l: Layer, last = false): void {
+    const round = last || l.target.n >= ROUND_AFTER * l.d.D;
+    l.roundDeferred = !round;
+    const f = fitLayer(this.fitInput(l), round);
+    l.fit = f;
+    l.fits++;
+    l.fittedAt = l.target.n;
+    this.plugin.update(l.entry, { q: f.q, scales: f.scales, gamma: f.gamma ?? null, delta: f.delta ?? null });
+  }
+
+  private progress(l: Layer): void {
+    if (!this.s.onProgress) return;
+    this.passLayers.add(l);
+    this.s.onProgress({
+      phase: this.phase, batch: this.batch, images: this.images, batchImages: this.phase === 'final' ? 0 : this.batchImages,
+      count: this.s.count, layer: l.index, layersDone: this.passLayers.size, layers: this.plugin.layers.length,
+    });
+  }
+}
+
+function equal(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -1,0 +1,89 @@
+// The running statistics a layer's fit is made from, summed over every sampled position of every
+// batch so far; nothing per image is kept. With x̂ the BFP-dequantized input columns of a
+// position and t the float target of an output channel there, the fits need only
+//   per group of inputs: H = Σ x̂x̂ᵀ (the Hessian of the rounding) and m = Σ x̂,
+//   per output channel: R = Σ t·x̂, Σ t and Σ t²,
+// since the DSConv output is exactly ŵ·x̂ + bias (docs/ARITHMETIC.md) for the reconstructed
+// weights ŵ = ξ·q. Convs that read the same input at the same positions share one InputStats.
+import { gemmNT, mirrorUpper, syrkUpper, upperCholeskyOfInverse } from './linalg.js';
+import type { Dims } from './dims.js';
+
+export class InputStats {
+  /** [group][D][D]: the upper triangle is summed; the lower one is filled by prepare(). */
+  readonly H: Float64Array;
+  readonly m: Float64Array;
+  n = 0;
+  private prepared = -1;
+  private factors = new Map<number, Float64Array | null>();
+  private factored = -1;
+
+  constructor(readonly groups: number, readonly D: number, readonly owner: number) {
+    this.H = new Float64Array(groups * D * D);
+    this.m = new Float64Array(groups * D);
+  }
+
+  /** Adds S positions' columns, [group][D][S]. */
+  add(X: Float32Array, S: number): void {
+    const { D } = this;
+    for (let g = 0; g < this.groups; g++) {
+      syrkUpper(this.H, g * D * D, X, g * D * S, D, S);
+      for (let j = 0; j < D; j++) {
+        const r = (g * D + j) * S;
+        let v = this.m[g * D + j];
+        for (let s = 0; s < S; s++) v += X[r + s];
+        this.m[g * D + j] = v;
+      }
+    }
+    this.n += S;
+  }
+
+  /** H made whole (both triangles) for the fits; once per change. */
+  prepare(): void {
+    if (this.prepared === this.n) return;
+    for (let g = 0; g < this.groups; g++) mirrorUpper(this.H, g * this.D * this.D, this.D);
+    this.prepared = this.n;
+  }
+
+  /**
+   * GPTQ's factor of group g, U with (H + λI)⁻¹ = UᵀU, λ = 1% of H's mean diagonal; null when the
+   * inputs carry no signal or H is not positive definite. Kept until the statistics change, so
+   * convs sharing this input factorise it once.
+   */
+  factor(g: number): Float64Array | null {
+    if (this.factored !== this.n) { this.factors.clear(); this.factored = this.n; }
+    if (this.factors.has(g)) return this.factors.get(g)!;
+    const { D } = this, h0 = g * D * D;
+    let mean = 0;
+    for (let i = 0; i < D; i++) mean += this.H[h0 + i * D + i];
+    mean /= D;
+    const U = mean > 0 ? upperCholeskyOfInverse(this.H, h0, D, 0.01 * mean) : null;
+    this.factors.set(g, U);
+    return U;
+  }
+}
+
+/** Per output channel: Σ t·x̂ over its group's columns, Σ t, Σ t². */
+export class TargetStats {
+  readonly R: Float64Array;
+  readonly st: Float64Array;
+  readonly stt: Float64Array;
+  n = 0;
+
+  constructor(readonly d: Dims) {
+    this.R = new Float64Array(d.C * d.D);
+    this.st = new Float64Array(d.C);
+    this.stt = new Float64Array(d.C);
+  }
+
+  /** Adds S positions: X the input columns [group][D][S], T the targets [channel][S]. */
+  add(X: Float32Array, T: Float32Array, S: number): void {
+    const { D, Og, groups, C } = this.d;
+    for (let g = 0; g < groups; g++) gemmNT(this.R, g * Og * D, T, g * Og * S, Og, X, g * D * S, D, S);
+    for (let o = 0; o < C; o++) {
+      let a = this.st[o], b = this.stt[o];
+      for (let s = 0; s < S; s++) { const t = T[o * S + s]; a += t; b += t * t; }
+      this.st[o] = a; this.stt[o] = b;
+    }
+    this.n += S;
+  }
+}
