@@ -122,38 +122,61 @@ export async function loadModel(tf: Tf, path: string, size?: [number, number]): 
 
 export interface ImageSet { files: string[]; crcs: number[]; tensor: any; skipped: string[] }
 
+/** The files read so far by readImages, with each one's CRC-32, and those left out as unreadable. */
+export interface ImageFiles { files: string[]; crcs: number[]; skipped: string[] }
+
 /**
- * The first `count` images of `dir` as one NHWC batch in `range`, with each file's CRC-32 (to
- * tell sets apart by content). An image that does not decode stops the command, naming it,
- * unless `skipUnreadable`: then it is left out (the next readable ones take its place) and the
- * files left out are listed on stderr.
+ * The first `count` images of `dir` one at a time, each HWC in `range`, decoded only when asked
+ * for, recording each file and its CRC-32 (to tell sets apart by content) in `read`. An image
+ * that does not decode stops the command, naming it, unless `skipUnreadable`: then it is left
+ * out (the next readable ones take its place) and, at the end, the files left out are listed on
+ * stderr.
  */
-export function loadImages(tf: Tf, dir: string, count: number, size: [number, number], range: [number, number], skipUnreadable = false): ImageSet {
+export function* readImages(dir: string, count: number, size: [number, number], range: [number, number], skipUnreadable: boolean, read: ImageFiles): Generator<Float32Array> {
   const [h, w] = size;
-  const files: string[] = [], crcs: number[] = [], skipped: string[] = [], images: Image[] = [];
   for (const f of listImages(dir)) {
-    if (files.length === count) break;
+    if (read.files.length === count) break;
     const bytes = new Uint8Array(readFileSync(f));
     let img: Image;
     try {
       img = decodeImage(bytes, f);
     } catch (e) {
       if (!skipUnreadable) throw new Error(`${(e as Error).message}; --skip-unreadable leaves such images out`);
-      skipped.push(f);
+      read.skipped.push(f);
       continue;
     }
-    files.push(f);
-    crcs.push(crc32(bytes));
+    read.files.push(f);
+    read.crcs.push(crc32(bytes));
     // Centre crop to the input's aspect ratio, then resize.
-    images.push(h === w ? cropSquare(img, h) : resizeTo(img, h, w));
+    const sq = h === w ? cropSquare(img, h) : resizeTo(img, h, w);
+    yield sq.data.map((v) => range[0] + (v / 255) * (range[1] - range[0]));
   }
+  const { skipped } = read;
   if (skipped.length) process.stderr.write(`skipped ${skipped.length} unreadable image${skipped.length > 1 ? 's' : ''} in ${dir}: ${skipped.map((f) => basename(f)).join(', ')}\n`);
-  if (files.length === 0) throw new UsageError(`no ${skipped.length ? 'readable ' : ''}PNG or JPEG images in ${dir}`);
-  const data = new Float32Array(files.length * h * w * 3);
-  images.forEach((sq, i) => {
-    for (let k = 0; k < sq.data.length; k++) data[i * h * w * 3 + k] = range[0] + (sq.data[k] / 255) * (range[1] - range[0]);
-  });
-  return { files, crcs, tensor: tf.tensor4d(data, [files.length, h, w, 3]), skipped };
+  if (read.files.length === 0) throw new UsageError(`no ${skipped.length ? 'readable ' : ''}PNG or JPEG images in ${dir}`);
+}
+
+/** The first `count` images of `dir` (as readImages reads them) as one NHWC batch. */
+export function loadImages(tf: Tf, dir: string, count: number, size: [number, number], range: [number, number], skipUnreadable = false): ImageSet {
+  const read: ImageFiles = { files: [], crcs: [], skipped: [] };
+  const images = [...readImages(dir, count, size, range, skipUnreadable, read)];
+  const data = new Float32Array(images.length * size[0] * size[1] * 3);
+  images.forEach((im, i) => data.set(im, i * im.length));
+  return { ...read, tensor: tf.tensor4d(data, [images.length, size[0], size[1], 3]) };
+}
+
+/**
+ * The same images as NHWC batches of at most `batch`, each made only when the previous one is
+ * done with: what calibration streams, so only one batch is ever decoded at a time.
+ */
+export function* imageBatches(tf: Tf, images: Iterable<Float32Array>, size: [number, number], batch: number): Generator<any> {
+  const n = size[0] * size[1] * 3;
+  let data = new Float32Array(batch * n), k = 0;
+  for (const im of images) {
+    data.set(im, k++ * n);
+    if (k === batch) { yield tf.tensor4d(data, [k, size[0], size[1], 3]); data = new Float32Array(batch * n); k = 0; }
+  }
+  if (k) yield tf.tensor4d(data.subarray(0, k * n), [k, size[0], size[1], 3]);
 }
 
 function resizeTo(img: Image, h: number, w: number): Image {
@@ -179,9 +202,9 @@ export function touch(l: Loaded): void {
   x.dispose();
 }
 
-/** A progress bar on stderr: redrawn on a terminal; elsewhere only its final state. */
-export function progress(label: string, done: number, total: number): void {
+/** A progress bar on stderr, then `note` (e.g. a time estimate): redrawn on a terminal; elsewhere only its final state. */
+export function progress(label: string, done: number, total: number, note = ''): void {
   if (!process.stderr.isTTY && done !== total) return;
   const width = 30, fill = Math.round((done / total) * width);
-  process.stderr.write(`\r${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done}/${total}${done === total ? '\n' : ''}`);
+  process.stderr.write(`\r${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done}/${total}${note ? ` ${note}` : ''}${process.stderr.isTTY ? '\x1b[K' : ''}${done === total ? '\n' : ''}`);
 }

@@ -3,10 +3,10 @@ import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { init } from '../core/init.js';
 import { QUANT_DEFAULTS, BLOCK_MODES } from '../core/options.js';
-import { useDSConv, calibrate, type CalibrationReport } from '../tfjs/index.js';
-import { readModelJson } from '../files/index.js';
+import { useDSConv, calibrate, DEFAULT_BATCH_SIZE, type CalibrationReport, type CalibrationProgress } from '../tfjs/index.js';
+import { readModelJson, listImages } from '../files/index.js';
 import { text, prepareOutput, UsageError } from './args.js';
-import { readModelFlags, loadTf, loadModel, loadImages, pluginOptions, touch, progress } from './model.js';
+import { readModelFlags, loadTf, loadModel, readImages, imageBatches, pluginOptions, touch, progress, type ImageFiles } from './model.js';
 
 const D = QUANT_DEFAULTS;
 
@@ -40,13 +40,17 @@ export async function quantizeCommand(argv: readonly string[]): Promise<number> 
       keepFirstFloat: o.keepFirst, size: l.size, range: o.range,
     };
     if (o.calibrate) {
-      const set = loadImages(tf, o.calibrate, o.calibrateCount, l.size, o.range, o.skipUnreadable);
-      console.log(`calibrating on ${set.files.length} unlabelled images from ${o.calibrate} (keep them out of any evaluation set)`);
-      const rep = await calibrate(plugin, l.run, set.tensor, {
-        methods: o.methods, samples: o.samples, onLayer: (s) => progress('calibrating', s.index + 1, plugin.layers.length),
+      // Streamed: DEFAULT_BATCH_SIZE images decoded at a time, so memory does not grow with --calibrate-count.
+      const listed = Math.min(o.calibrateCount, listImages(o.calibrate).length);
+      if (listed === 0) throw new UsageError(`no PNG or JPEG images in ${o.calibrate}`);
+      console.log(`calibrating on ${listed} unlabelled images from ${o.calibrate} (keep them out of any evaluation set)`);
+      const read: ImageFiles = { files: [], crcs: [], skipped: [] };
+      const images = readImages(o.calibrate, o.calibrateCount, l.size, o.range, o.skipUnreadable, read);
+      const started = performance.now();
+      const rep = await calibrate(plugin, l.run, () => imageBatches(tf, images, l.size, DEFAULT_BATCH_SIZE), {
+        methods: o.methods, samples: o.samples, count: listed, onProgress: (p) => calibrationProgress(p, started),
       });
-      set.tensor.dispose();
-      meta.calibration = { images: set.files.map((f) => basename(f)), crc32: set.crcs, methods: o.methods, samples: o.samples };
+      meta.calibration = { images: read.files.map((f) => basename(f)), crc32: read.crcs, methods: o.methods, samples: o.samples, target: rep.target };
       printCalibration(rep);
     }
     const bytes = plugin.toBundle(meta);
@@ -59,7 +63,25 @@ export async function quantizeCommand(argv: readonly string[]): Promise<number> 
   return 0;
 }
 
+/**
+ * One bar over the whole calibration: a step per conv call of each pass over each image, then the
+ * final fits, with the time left estimated from the rate so far.
+ */
+function calibrationProgress(p: CalibrationProgress, started: number): void {
+  const passes = p.target === 'network' ? 2 : 1;
+  const count = p.count ?? p.images + p.batchImages;
+  const total = count * p.layers * passes + p.layers;
+  const pass = p.phase === 'quantized' && passes === 2 ? 1 : 0;
+  const done = p.phase === 'final' ? count * p.layers * passes + p.layersDone
+    : p.images * p.layers * passes + (pass * p.layers + p.layersDone) * p.batchImages;
+  const s = ((performance.now() - started) / 1000) * (total - done) / Math.max(done, 1);
+  const eta = `${Math.floor(s / 60)}:${String(Math.round(s % 60)).padStart(2, '0')} left`;
+  const what = p.phase === 'final' ? 'final fits' : `images ${p.images + 1}-${p.images + p.batchImages} of ${count}, ${p.phase}, conv ${p.layersDone}/${p.layers}`;
+  progress('calibrating', done, total, `${what}, ${done === total ? 'done' : eta}`);
+}
+
 function printCalibration(rep: CalibrationReport): void {
+  console.log(`${rep.images} images in ${rep.batches} batches; each conv fitted to the float ${rep.target === 'network' ? 'network\'s outputs' : 'conv on its input'}`);
   console.log('layer  name                                 SQNR data-free  calibrated (dB, at the sampled outputs)');
   for (const s of rep.layers) {
     console.log(`${String(s.index).padStart(5)}  ${(s.name ?? '').slice(0, 36).padEnd(36)} ${s.sqnrBefore.toFixed(2).padStart(14)}  ${s.sqnrAfter.toFixed(2).padStart(10)}`);

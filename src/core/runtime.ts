@@ -25,7 +25,8 @@ export interface ScratchSet {
 
 /**
  * Multiply-accumulates below which a call stays on one thread: waking the workers and the
- * barriers between phases cost more than the split saves (measured: docs/BENCHMARKS.md).
+ * barriers between phases cost more than the split saves (docs/BENCHMARKS.md#threads: a
+ * contended estimate, until an idle machine measures it).
  */
 export const SPLIT_MIN_MACS = 1 << 20;
 

@@ -31,11 +31,10 @@ export class F32IgemmPath implements ConvPath {
   }
 
   allocate(r: Runtime, _hw: number, rows: number, _shares: number, lanes: number): Lane {
-    const lane = { mant: 0, scale: 0, acc: rows * this.acc.stride * 4 };
-    r.scratch.acc.ensure(lane.acc * lanes);
-    return lane;
+    return accumulatorOnly(r, rows * this.acc.stride * 4, lanes);
   }
 
+  /** No pass: the float kernels read the image itself. */
   pass(): void {}
 
   prepare(): void {}
@@ -80,11 +79,10 @@ export class F32DwconvPath implements ConvPath {
   }
 
   allocate(r: Runtime, _hw: number, rows: number, _shares: number, lanes: number): Lane {
-    const lane = { mant: 0, scale: 0, acc: rows * this.acc.stride * 4 };
-    r.scratch.acc.ensure(lane.acc * lanes);
-    return lane;
+    return accumulatorOnly(r, rows * this.acc.stride * 4, lanes);
   }
 
+  /** No pass: the float kernels read the image itself. */
   pass(): void {}
 
   prepare(): void {}
@@ -99,4 +97,10 @@ export class F32DwconvPath implements ConvPath {
     p[ConvParam.output] = lane.acc + r0 * cp * 4; p[ConvParam.outputStride] = cp;
     x.call(this.rec.kernel, x.ptr);
   }
+}
+
+/** The float paths' only scratch: the accumulator, one per lane. */
+function accumulatorOnly(r: Runtime, accBytes: number, lanes: number): Lane {
+  r.scratch.acc.ensure(accBytes * lanes);
+  return { mant: 0, scale: 0, acc: accBytes };
 }

@@ -37,10 +37,7 @@ interface Layer {
   fit?: Fitted;
   fits: number;
   fittedAt: number;
-  roundDeferred: boolean;
 }
-
-const ROUND_AFTER = 2;
 
 export class Calibration {
   private readonly layers = new Map<PluginLayer, Layer>();
@@ -115,7 +112,7 @@ export class Calibration {
     const order = [...this.layers.values()].sort((a, b) => a.index - b.index);
     const out: LayerStats[] = [];
     for (const l of order) {
-      if (l.target.n > 0 && (l.fittedAt !== l.target.n || l.roundDeferred)) this.refit(l, true);
+      if (l.target.n > 0 && l.fittedAt !== l.target.n) this.refit(l);
       this.progress(l);
       const f = l.fit ?? { q: l.q0, scales: l.xi0, applied: [] };
       const qy = l.target.n > 0 ? quality(this.fitInput(l), f, l.fittedAt) : null;
@@ -143,7 +140,7 @@ export class Calibration {
     l = {
       entry: e, index: e.info.index, d: layerDims(call.options, e.settings), settings: e.settings, weights: call.weights,
       q0: e.q.slice(), xi0: e.scales.slice(), bias: call.options.bias?.slice(), target: undefined as unknown as TargetStats,
-      queue: [], images: 0, passImages: 0, fits: 0, fittedAt: -1, roundDeferred: false,
+      queue: [], images: 0, passImages: 0, fits: 0, fittedAt: -1,
     };
     l.target = new TargetStats(l.d);
     this.layers.set(e, l);
@@ -187,15 +184,8 @@ export class Calibration {
     };
   }
 
-  /**
-   * Fits the layer on its statistics so far. Before the end, the integers wait for ROUND_AFTER
-   * samples per input: rounded to fewer positions than inputs, they fit those positions at the
-   * expense of the others, and the convs after would gather their statistics on that.
-   */
-  private refit(l: Layer, last = false): void {
-    const round = last || l.target.n >= ROUND_AFTER * l.d.D;
-    l.roundDeferred = !round;
-    const f = fitLayer(this.fitInput(l), round);
+  private refit(l: Layer): void {
+    const f = fitLayer(this.fitInput(l));
     l.fit = f;
     l.fits++;
     l.fittedAt = l.target.n;
@@ -206,7 +196,7 @@ export class Calibration {
     if (!this.s.onProgress) return;
     this.passLayers.add(l);
     this.s.onProgress({
-      phase: this.phase, batch: this.batch, images: this.images, batchImages: this.phase === 'final' ? 0 : this.batchImages,
+      phase: this.phase, target: this.s.target, batch: this.batch, images: this.images, batchImages: this.phase === 'final' ? 0 : this.batchImages,
       count: this.s.count, layer: l.index, layersDone: this.passLayers.size, layers: this.plugin.layers.length,
     });
   }

@@ -31,15 +31,15 @@ export interface Fitted {
   sums?: Float64Array;
 }
 
-/** Fits VQK, KDS and CDS to the statistics so far; `round` false leaves the integers data-free. */
-export function fitLayer(f: FitInput, round = true): Fitted {
+/** Fits VQK, KDS and CDS to the statistics so far. */
+export function fitLayer(f: FitInput): Fitted {
   const { d, methods, input, target } = f;
   const { C, K, D } = d;
   input.prepare();
   const q = f.q0.slice();
   const scales = f.xi0.slice();
   const applied: CalibrationMethod[] = [];
-  if (round && methods.includes('rounding') && D <= MAX_HESSIAN) {
+  if (methods.includes('rounding') && D <= MAX_HESSIAN) {
     for (let g = 0; g < d.groups; g++) {
       const U = input.factor(g);
       if (U) gptqRoundGroup(f.weights, q, scales, U, g, d, f.settings.bits);

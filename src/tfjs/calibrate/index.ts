@@ -18,7 +18,7 @@
 import { int, knownOptions, object, oneOf, or, describe } from '../../core/validate.js';
 import type { DSConvPlugin } from '../types.js';
 import { type CalibrateOptions, type CalibrationMethod, type CalibrationReport, type Runnable, CALIBRATION_METHODS, DEFAULT_BATCH_SIZE, DEFAULT_SAMPLES } from './types.js';
-import { batches, knownCount } from './source.js';
+import { batches, knownBatches, knownCount } from './source.js';
 import { Calibration } from './calibration.js';
 
 export {
@@ -46,10 +46,14 @@ export async function calibrate(plugin: DSConvPlugin, model: Runnable, images: u
   const methods = (o.methods === undefined ? CALIBRATION_METHODS : o.methods) as unknown[];
   if (!Array.isArray(methods)) throw new TypeError(`options.methods must be an array of 'cds', 'scales', 'rounding', got ${describe(methods)}`);
   methods.forEach((m, i) => oneOf(`options.methods[${i}]`, m, CALIBRATION_METHODS));
-  const target = oneOf('options.target', or(o.target, 'network'), ['network', 'layer'] as const);
   const samples = int('options.samples', or(o.samples, DEFAULT_SAMPLES), 1);
   const seed = int('options.seed', or(o.seed, 1), 0, 2 ** 31);
   const batchSize = int('options.batchSize', or(o.batchSize, DEFAULT_BATCH_SIZE), 1);
+  // The float network's outputs are a sound target only if each conv sees every image in one
+  // call: refitted as the images come, each layer would learn to correct the errors the layers
+  // before it made at the time, not those they make once fitted (docs/BENCHMARKS.md measures it).
+  const oneCall = knownBatches(images) === 1 && known !== undefined && known <= batchSize;
+  const target = oneOf('options.target', or(o.target, oneCall ? 'network' : 'layer'), ['network', 'layer'] as const);
   for (const k of ['onLayer', 'onProgress'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'function') throw new TypeError(`options.${k} must be a function, got ${describe(o[k])}`);
   }
@@ -91,5 +95,5 @@ export async function calibrate(plugin: DSConvPlugin, model: Runnable, images: u
   }
   const layers = cal.finish();
   for (const s of layers) (o.onLayer as CalibrateOptions['onLayer'])?.(s);
-  return { layers, images: cal.imageCount, batches: cal.batches };
+  return { layers, images: cal.imageCount, batches: cal.batches, target };
 }

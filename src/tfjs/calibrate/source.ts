@@ -31,6 +31,11 @@ export function knownCount(images: unknown): number | undefined {
   throw new TypeError(`images must be ${WANT}, got ${describe(images)}`);
 }
 
+/** How many batches `images` holds when it tells (a tensor: one; an array: its length). */
+export function knownBatches(images: unknown): number | undefined {
+  return isTensor(images) ? 1 : Array.isArray(images) ? images.length : undefined;
+}
+
 /** The batches; each is disposed, if it is calibrate's to dispose, when the consumer moves on. */
 export async function* batches(images: unknown): AsyncGenerator<Tensor> {
   if (isTensor(images)) { yield images; return; }

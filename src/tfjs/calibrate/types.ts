@@ -8,22 +8,25 @@ export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['rounding', 's
 /** Output positions sampled per layer by default (over all the images). */
 export const DEFAULT_SAMPLES = 4096;
 
-/** Images per call of a layers model by default (its predict's batchSize). */
-export const DEFAULT_BATCH_SIZE = 16;
+/** Images per call of a layers model by default (its predict's batchSize): about 1 GB at 224x224. */
+export const DEFAULT_BATCH_SIZE = 8;
 
 export interface CalibrateOptions {
   /** What to fit, applied in the order rounding, scales, cds. Default ['rounding', 'scales', 'cds']. */
   methods?: CalibrationMethod[];
   /**
-   * 'network' (default): each layer is fitted to the float network's outputs at that layer, so it
-   * also corrects the error of the layers before it; 'layer': to the float layer on the same input.
+   * 'network': each layer is fitted to the float network's outputs at that layer, so it also
+   * corrects the error of the layers before it; 'layer': to the float layer on the same input.
+   * Default 'network' when each conv sees all the images in one call (one tensor of at most
+   * batchSize images), else 'layer': fitted as the images come, a layer correcting the errors of
+   * the layers before it corrects those they made at the time, not those of their final fits.
    */
   target?: 'network' | 'layer';
   /** Output positions sampled per layer, spread evenly over the images. Default 4096. */
   samples?: number;
   /** Seed of the position sampling. Default 1. */
   seed?: number;
-  /** A layers model's batchSize (images per call, at most); a graph model or a function runs each batch as given. Default 16. */
+  /** A layers model's batchSize (images per call, at most); a graph model or a function runs each batch as given. Default 8. */
   batchSize?: number;
   /**
    * How many images `images` yields, to spread `samples` over them: required when it is an
@@ -38,8 +41,9 @@ export interface CalibrateOptions {
 
 /** Where calibration is: for progress bars and time estimates. */
 export interface CalibrationProgress {
-  /** 'float' and 'quantized': the two passes over a batch; 'final': the last fits, after the images. */
+  /** 'float' and 'quantized': the two passes over a batch (only the second with target 'layer'); 'final': the last fits, after the images. */
   phase: 'float' | 'quantized' | 'final';
+  target: 'network' | 'layer';
   /** The batch (0-based); the number of batches in 'final'. */
   batch: number;
   /** Images in the batches before this one, and in this one. */
@@ -79,9 +83,10 @@ export interface LayerStats {
 
 export interface CalibrationReport {
   layers: LayerStats[];
-  /** Images used, and the batches they were run in. */
+  /** Images used, the batches they came in, and the target the layers were fitted to. */
   images: number;
   batches: number;
+  target: 'network' | 'layer';
 }
 
 /** A model the plug-in runs: a tfjs LayersModel/GraphModel (`predict`) or a function. */
