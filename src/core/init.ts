@@ -219,11 +219,14 @@ async function requestedThreads(options: InitOptions): Promise<number> {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.DSCONV_THREADS;
   const [name, value]: [string, unknown] = options.threads !== undefined ? ['options.threads', options.threads]
     : env ? ['DSCONV_THREADS', env === 'auto' ? env : Number(env)] : ['options.threads', 'auto'];
-  if (value === 'auto') return Math.min(4, await cores());
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_THREADS) {
-    throw new RangeError(`${name} must be 'auto' or an integer from 1 to ${MAX_THREADS}, got ${describe(value)}`);
+  checkThreads(name, value);
+  return value === 'auto' ? Math.min(4, await cores()) : value as number;
+}
+
+function checkThreads(name: string, v: unknown): void {
+  if (v !== 'auto' && (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_THREADS)) {
+    throw new RangeError(`${name} must be 'auto' or an integer from 1 to ${MAX_THREADS}, got ${describe(v)}`);
   }
-  return value;
 }
 
 function checkOptions(options: InitOptions): void {
@@ -234,10 +237,7 @@ function checkOptions(options: InitOptions): void {
   if (options.workerUrl !== undefined && typeof options.workerUrl !== 'string' && !(options.workerUrl instanceof URL)) {
     throw new TypeError(`options.workerUrl must be a string or a URL, got ${describe(options.workerUrl)}`);
   }
-  const t = options.threads;
-  if (t !== undefined && t !== 'auto' && (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > MAX_THREADS)) {
-    throw new RangeError(`options.threads must be 'auto' or an integer from 1 to ${MAX_THREADS}, got ${describe(t)}`);
-  }
+  if (options.threads !== undefined) checkThreads('options.threads', options.threads);
 }
 
 /** wasmUrl / wasmBinary: undefined, one value, or an object with a value per build. */

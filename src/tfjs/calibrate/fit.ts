@@ -1,7 +1,7 @@
 // One layer's fit from its running statistics: the methods in the order rounding, scales, cds,
 // and the statistics of the report, all without running the layer.
 import type { QuantSettings } from '../../core/options.js';
-import type { CalibrationMethod } from './types.js';
+import type { CalibrationMethod, LayerStats } from './types.js';
 import type { Dims } from './dims.js';
 import type { InputStats, TargetStats } from './stats.js';
 import { MAX_HESSIAN, gptqRoundGroup } from './rounding.js';
@@ -70,14 +70,7 @@ export function fitLayer(f: FitInput): Fitted {
   return { q, scales, gamma, delta, applied, sums };
 }
 
-export interface Quality {
-  sqnrBefore: number;
-  sqnrAfter: number;
-  floatMean: Float32Array;
-  floatStd: Float32Array;
-  quantMean: Float32Array;
-  quantStd: Float32Array;
-}
+export type Quality = Pick<LayerStats, 'sqnrBefore' | 'sqnrAfter' | 'floatMean' | 'floatStd' | 'quantMean' | 'quantStd'>;
 
 /**
  * SQNR against the targets at the sampled positions of the data-free layer and of the fitted one,

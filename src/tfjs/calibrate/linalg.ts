@@ -10,61 +10,21 @@
  * entry adds its products in sample order onto its previous value.
  */
 export function syrkUpper(H: Float64Array, h0: number, X: Float32Array, x0: number, n: number, len: number): void {
-  const n4 = n & ~3;
-  for (let i = 0; i < n4; i += 4) {
-    const a0 = x0 + i * len, a1 = a0 + len, a2 = a1 + len, a3 = a2 + len;
-    for (let j = i; j < n4; j += 4) {
-      const b0 = x0 + j * len, b1 = b0 + len, b2 = b1 + len, b3 = b2 + len;
-      const r0 = h0 + i * n + j, r1 = r0 + n, r2 = r1 + n, r3 = r2 + n;
-      let c00 = H[r0], c01 = H[r0 + 1], c02 = H[r0 + 2], c03 = H[r0 + 3];
-      let c10 = H[r1], c11 = H[r1 + 1], c12 = H[r1 + 2], c13 = H[r1 + 3];
-      let c20 = H[r2], c21 = H[r2 + 1], c22 = H[r2 + 2], c23 = H[r2 + 3];
-      let c30 = H[r3], c31 = H[r3 + 1], c32 = H[r3 + 2], c33 = H[r3 + 3];
-      for (let s = 0; s < len; s++) {
-        const x0v = X[a0 + s], x1v = X[a1 + s], x2v = X[a2 + s], x3v = X[a3 + s];
-        const y0 = X[b0 + s], y1 = X[b1 + s], y2 = X[b2 + s], y3 = X[b3 + s];
-        c00 += x0v * y0; c01 += x0v * y1; c02 += x0v * y2; c03 += x0v * y3;
-        c10 += x1v * y0; c11 += x1v * y1; c12 += x1v * y2; c13 += x1v * y3;
-        c20 += x2v * y0; c21 += x2v * y1; c22 += x2v * y2; c23 += x2v * y3;
-        c30 += x3v * y0; c31 += x3v * y1; c32 += x3v * y2; c33 += x3v * y3;
-      }
-      H[r0] = c00; H[r0 + 1] = c01; H[r0 + 2] = c02; H[r0 + 3] = c03;
-      H[r1] = c10; H[r1 + 1] = c11; H[r1 + 2] = c12; H[r1 + 3] = c13;
-      H[r2] = c20; H[r2 + 1] = c21; H[r2 + 2] = c22; H[r2 + 3] = c23;
-      H[r3] = c30; H[r3 + 1] = c31; H[r3 + 2] = c32; H[r3 + 3] = c33;
-    }
-    for (let j = n4; j < n; j++) {
-      const b = x0 + j * len;
-      let c0 = H[h0 + i * n + j], c1 = H[h0 + (i + 1) * n + j], c2 = H[h0 + (i + 2) * n + j], c3 = H[h0 + (i + 3) * n + j];
-      for (let s = 0; s < len; s++) {
-        const y = X[b + s];
-        c0 += X[a0 + s] * y; c1 += X[a1 + s] * y; c2 += X[a2 + s] * y; c3 += X[a3 + s] * y;
-      }
-      H[h0 + i * n + j] = c0; H[h0 + (i + 1) * n + j] = c1; H[h0 + (i + 2) * n + j] = c2; H[h0 + (i + 3) * n + j] = c3;
-    }
-  }
-  for (let i = n4; i < n; i++) {
-    const a = x0 + i * len;
-    for (let j = i; j < n; j++) {
-      const b = x0 + j * len;
-      let c = H[h0 + i * n + j];
-      for (let s = 0; s < len; s++) c += X[a + s] * X[b + s];
-      H[h0 + i * n + j] = c;
-    }
-  }
+  // Each block of 4 rows against the columns from its diagonal on: gemmNT's tiles, H's row stride.
+  for (let i = 0; i < n; i += 4) gemmNT(H, h0 + i * n + i, X, x0 + i * len, Math.min(4, n - i), X, x0 + i * len, n - i, len, n);
 }
 
 /**
- * C += A Bᵀ: C m x n at `c0` (row stride n), A m rows and B n rows of `len` each. Each entry
- * adds its products in order onto its previous value.
+ * C += A Bᵀ: C m x n at `c0` (row stride `ldc`, n by default), A m rows and B n rows of `len`
+ * each. Each entry adds its products in order onto its previous value.
  */
-export function gemmNT(C: Float64Array, c0: number, A: Float32Array, a0: number, m: number, B: Float32Array, b0: number, n: number, len: number): void {
+export function gemmNT(C: Float64Array, c0: number, A: Float32Array, a0: number, m: number, B: Float32Array, b0: number, n: number, len: number, ldc = n): void {
   const m4 = m & ~3, n4 = n & ~3;
   for (let i = 0; i < m4; i += 4) {
     const p0 = a0 + i * len, p1 = p0 + len, p2 = p1 + len, p3 = p2 + len;
     for (let j = 0; j < n4; j += 4) {
       const q0 = b0 + j * len, q1 = q0 + len, q2 = q1 + len, q3 = q2 + len;
-      const r0 = c0 + i * n + j, r1 = r0 + n, r2 = r1 + n, r3 = r2 + n;
+      const r0 = c0 + i * ldc + j, r1 = r0 + ldc, r2 = r1 + ldc, r3 = r2 + ldc;
       let c00 = C[r0], c01 = C[r0 + 1], c02 = C[r0 + 2], c03 = C[r0 + 3];
       let c10 = C[r1], c11 = C[r1 + 1], c12 = C[r1 + 2], c13 = C[r1 + 3];
       let c20 = C[r2], c21 = C[r2 + 1], c22 = C[r2 + 2], c23 = C[r2 + 3];
@@ -87,9 +47,9 @@ export function gemmNT(C: Float64Array, c0: number, A: Float32Array, a0: number,
   for (let i = 0; i < m; i++) {
     for (let j = i < m4 ? n4 : 0; j < n; j++) {
       const p = a0 + i * len, q = b0 + j * len;
-      let c = C[c0 + i * n + j];
+      let c = C[c0 + i * ldc + j];
       for (let s = 0; s < len; s++) c += A[p + s] * B[q + s];
-      C[c0 + i * n + j] = c;
+      C[c0 + i * ldc + j] = c;
     }
   }
 }
