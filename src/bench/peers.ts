@@ -227,7 +227,12 @@ function onnx(ort: Ort, int8: boolean, threads: number): Engine {
         };
         resident = q.byteLength + scale.byteLength + s.outChannels;
       }
-      const session = await ort.InferenceSession.create(model(graph), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+      const session = await ort.InferenceSession.create(model(graph), {
+        executionProviders: ['wasm'], graphOptimizationLevel: 'all',
+        // ORT's threads otherwise spin after each run and hold a core while the next engine runs
+        // (dsconv-int4 on 2 threads took 1.5x as long beside it); ORT alone was no slower without.
+        extra: { session: { intra_op: { allow_spinning: '0' } } },
+      });
       const call = async (): Promise<Float32Array> => {
         const r = await session.run({ x: new ort.Tensor('float32', d.input, xDims) });
         return r.y.data as Float32Array;

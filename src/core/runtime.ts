@@ -25,10 +25,11 @@ export interface ScratchSet {
 
 /**
  * Multiply-accumulates below which a call stays on one thread: waking the workers and the
- * barriers between phases cost more than the split saves (docs/BENCHMARKS.md#threads: a
- * contended estimate, until an idle machine measures it).
+ * barriers between phases cost more than the split saves. Measured on 2 threads
+ * (docs/BENCHMARKS.md#threads): a split 1x1 call broke even between 2^17 and 2^18 MACs and
+ * gained 1.1x at 2^18.
  */
-export const SPLIT_MIN_MACS = 1 << 20;
+export const SPLIT_MIN_MACS = 1 << 18;
 
 export class Runtime implements JobHost {
   /** The exports layers call; swapped for a timed copy while profile() runs. */
