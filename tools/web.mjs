@@ -140,6 +140,20 @@ export async function launchBrowser(engine = 'chromium') {
   }
 }
 
+/**
+ * Polls until `test` (a function run in the page, no arguments) returns true, every `every` ms,
+ * for at most `timeout` ms (0: no limit). Not puppeteer's waitForFunction: over WebDriver BiDi,
+ * Firefox 140 runs its polling through Function(), which a page's CSP without 'unsafe-eval'
+ * blocks; a plain evaluate is allowed.
+ */
+export async function waitInPage(page, test, { timeout = 30_000, every = 50 } = {}) {
+  const until = Date.now() + timeout;
+  while (!(await page.evaluate(test))) {
+    if (timeout && Date.now() > until) throw new Error(`the page did not get ready within ${timeout} ms (${test})`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
 /** "Chromium/143.0.7499.0" or "Firefox/153.8.0": the engine and its full version, as the driver reports it. */
 export async function browserName(browser) {
   const [product, version] = (await browser.version()).split('/');

@@ -1,13 +1,29 @@
 // The benchmark page's worker: runs the Node benchmark's runner (src/bench/) on this package's
-// engines, off the page's thread, so the page keeps drawing while calls are timed back to back.
+// engines and the peers of `dsconv bench` (onnxruntime-web, tfjs-backend-wasm), off the page's
+// thread, so the page keeps drawing while calls are timed back to back.
 import './benchmark-host.js';
-import { runBench, dsconvEngines, selectLayers, SUITE } from 'dsconv/bench';
+import { runBench, dsconvEngines, loadPeers, peerModules, selectLayers, SUITE, DSCONV_ENGINES, PEER_ENGINES } from 'dsconv/bench';
 import { init, getInfo } from 'dsconv';
+import { PEER_URLS } from './peer-urls.js';
+
+const ALL_ENGINES = [...DSCONV_ENGINES, ...PEER_ENGINES];
+// Absolute URLs on the page's origin: import() takes no bare package name here.
+const at = (path) => new URL(path, self.location.href).href;
+peerModules.ort = at(PEER_URLS.ort);
+peerModules.ortWasmPaths = at(PEER_URLS.ortWasmPaths);
+peerModules.tfCore = peerModules.tfWasm = at(PEER_URLS.tf);
 
 self.onmessage = async ({ data }) => {
   try {
+    // As `dsconv bench --engines`: known names only, run in the suite's order.
+    for (const id of data.engines ?? []) if (!ALL_ENGINES.includes(id)) throw new RangeError(`unknown engine ${JSON.stringify(id)}; engines are ${ALL_ENGINES.join(', ')}`);
+    const named = data.engines ? ALL_ENGINES.filter((id) => data.engines.includes(id)) : ALL_ENGINES;
     await init({ ...(data.build ? { build: data.build } : {}), ...(data.threads ? { threads: data.threads } : {}) });
-    const engines = dsconvEngines(data.layout).filter((e) => !data.engines || data.engines.includes(e.id));
+    // ORT is asked for dsconv's count; a peer named in `engines` must load, one picked by default may be unavailable.
+    const { engines: peers, unavailable } = await loadPeers(named.filter((id) => PEER_ENGINES.includes(id)), data.engines !== undefined,
+      data.threads ?? getInfo().threads);
+    const engines = [...dsconvEngines(data.layout).filter((e) => named.includes(e.id)), ...peers];
+    self.postMessage({ type: 'start', engines: engines.map((e) => e.id), unavailable });
     // The timing settings of `dsconv bench` (and of --quick), unless the page overrides them.
     const timing = data.quick ? { maxTime: 0.3, minTime: 0.02, minSamples: 3 } : { maxTime: 1 };
     const results = await runBench({
@@ -19,7 +35,7 @@ self.onmessage = async ({ data }) => {
       onLayer: (results) => self.postMessage({ type: 'layer', results }),
     });
     const info = getInfo();
-    self.postMessage({ type: 'done', results, build: info.build, threads: info.threads, threadsReason: info.threadsReason });
+    self.postMessage({ type: 'done', results, unavailable, build: info.build, threads: info.threads, threadsReason: info.threadsReason });
   } catch (e) {
     self.postMessage({ type: 'error', message: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
   }

@@ -24,7 +24,13 @@ export function bfp_dequant(params: usize): bool {
   let nonFinite = false;
   const maxMs = (1 << (mantissaBits - 1)) - 1;
   const maxM = i32x4.splat(maxMs);
-  for (let p = 0; p < pixels; p++) {
+  // Packed 3-channel pixels, one block each (an RGB stem): four pixels per step, the rest below.
+  let p0 = 0;
+  if (groups == 1 && nBlocks == 1 && groupChannels == 3 && blockLen >= 3 && srcStride == 3 && dstStride == 3) {
+    p0 = pixels & ~3;
+    nonFinite = dequantRgb(src, dst, p0, mantissaBits, maxM);
+  }
+  for (let p = p0; p < pixels; p++) {
     const row = src + <usize>(p * srcStride) * 4;
     const drow = dst + <usize>(p * dstStride) * 4;
     for (let g = 0; g < groups; g++) {
@@ -33,6 +39,10 @@ export function bfp_dequant(params: usize): bool {
         const len = min(blockLen, groupChannels - b * blockLen);
         const vin = row + <usize>c0 * 4;
         const vout = drow + <usize>c0 * 4;
+        if (len < 4) {
+          nonFinite |= dequantShort(vin, vout, len, mantissaBits, maxM);
+          continue;
+        }
         const emax = blockExponent(vin, len);
         nonFinite |= emax == 255;
         if (emax == 0) {
@@ -53,6 +63,68 @@ export function bfp_dequant(params: usize): bool {
     }
   }
   return nonFinite;
+}
+
+/**
+ * `pixels` (a multiple of 4) packed pixels of 3 channels, each its own block, four at a time: the
+ * 12 values of three vectors regrouped so that each vector holds one channel of the four pixels,
+ * then each lane with its own pixel's exponent, as the per-block loop computes it (an all-zero
+ * pixel gives +0), and regrouped back. Returns whether a value was NaN or ±Inf.
+ */
+function dequantRgb(src: usize, dst: usize, pixels: i32, mantissaBits: i32, maxM: v128): bool {
+  const expMask = i32x4.splat(EXP_MASK);
+  const top = i32x4.splat(mantissaBits + 125);
+  let bad = i32x4.splat(0);
+  for (let p = 0; p < pixels; p += 4) {
+    const at = <usize>(p * 3) * 4;
+    const a = v128.load(src + at), b = v128.load(src + at, 16), c = v128.load(src + at, 32);
+    // Pixels: (a0 a1 a2) (a3 b0 b1) (b2 b3 c0) (c1 c2 c3).
+    const c0 = v128.shuffle<i32>(v128.shuffle<i32>(a, b, 0, 3, 6, 6), c, 0, 1, 2, 5);
+    const c1 = v128.shuffle<i32>(v128.shuffle<i32>(a, b, 1, 4, 7, 7), c, 0, 1, 2, 6);
+    const c2 = v128.shuffle<i32>(v128.shuffle<i32>(a, b, 2, 5, 5, 5), c, 0, 1, 4, 7);
+    const e = i32x4.shr_u(i32x4.max_u(i32x4.max_u(v128.and(c0, expMask), v128.and(c1, expMask)), v128.and(c2, expMask)), 23);
+    bad = v128.or(bad, i32x4.eq(e, i32x4.splat(255)));
+    const adj = i32x4.shl(i32x4.sub(top, e), 23);
+    // 2^(e-m-125) per lane as pow2f makes it: normal when the exponent is >= -126, else a
+    // subnormal power of two, formed exactly as 2^(x+64) * 2^-64.
+    const x = i32x4.sub(e, top);
+    const normal = i32x4.shl(i32x4.add(x, i32x4.splat(127)), 23);
+    const sub = f32x4.mul(i32x4.shl(i32x4.add(x, i32x4.splat(191)), 23), f32x4.splat(reinterpret<f32>(63 << 23)));
+    const s = v128.bitselect(normal, sub, i32x4.ge_s(x, i32x4.splat(-126)));
+    const d0 = f32x4.mul(f32x4.convert_i32x4_s(mant4(c0, adj, maxM)), s);
+    const d1 = f32x4.mul(f32x4.convert_i32x4_s(mant4(c1, adj, maxM)), s);
+    const d2 = f32x4.mul(f32x4.convert_i32x4_s(mant4(c2, adj, maxM)), s);
+    v128.store(dst + at, v128.shuffle<i32>(v128.shuffle<i32>(d0, d1, 0, 4, 1, 5), d2, 0, 1, 4, 2));
+    v128.store(dst + at, v128.shuffle<i32>(v128.shuffle<i32>(d1, d2, 1, 5, 2, 6), d0, 0, 1, 6, 2), 16);
+    v128.store(dst + at, v128.shuffle<i32>(v128.shuffle<i32>(d2, d0, 2, 7, 3, 3), d1, 0, 1, 7, 2), 32);
+  }
+  return v128.any_true(bad);
+}
+
+/**
+ * One block of 1..3 channels (an RGB stem's), in one vector: the values loaded into the low
+ * lanes with zeros above (a zero's exponent field adds nothing to the block's and its mantissa is
+ * 0), and only `len` lanes stored, so nothing past the block is read or written. The same values
+ * as the general loop: an all-zero block gives M = 0, so +0 in every lane. Returns whether a value
+ * was NaN or ±Inf.
+ */
+// @ts-ignore: decorator
+@inline function dequantShort(vin: usize, vout: usize, len: i32, mantissaBits: i32, maxM: v128): bool {
+  let v = len == 1 ? v128.load32_zero(vin) : v128.load64_zero(vin);
+  if (len == 3) v = v128.load32_lane(vin + 8, v, 2);
+  let e = v128.and(v, i32x4.splat(EXP_MASK));
+  e = i32x4.max_u(e, v128.shuffle<i32>(e, e, 2, 3, 0, 1));
+  e = i32x4.max_u(e, v128.shuffle<i32>(e, e, 1, 0, 3, 2));
+  const emax = i32x4.extract_lane(e, 0) >>> 23;
+  const m = mant4(v, i32x4.splat((mantissaBits + 125 - emax) << 23), maxM);
+  const d = f32x4.mul(f32x4.convert_i32x4_s(m), f32x4.splat(pow2f(emax - mantissaBits - 125)));
+  if (len == 1) {
+    v128.store32_lane(vout, d, 0);
+  } else {
+    v128.store64_lane(vout, d, 0);
+    if (len == 3) v128.store32_lane(vout + 8, d, 2);
+  }
+  return emax == 255;
 }
 
 /**

@@ -1,8 +1,10 @@
 // Depthwise float32 kernel (one input channel per output channel): channels are the SIMD lanes.
 // Input: NHWC float32 with channel stride padded to a multiple of 4 (`channels` is that padded
 // count), pixel `idx` at input + 4 * idx * inputStride; -1 reads zeroInput. Weights float32
-// [tap][channels]. Output: output + 4 * (pixel * outputStride + c).
-import { ConvParam, arg, ptr } from '../params';
+// [tap][channels]. Output: output + 4 * (pixel * outputStride + c): the sums, or with epiScale set
+// the epilogue's clamp(sum * scale[c] + shift[c], lo, hi) (f32_epilogue's operations, in its order),
+// so an NHWC output whose channels fill the lanes needs no pass of its own.
+import { ConvParam, arg, argf, ptr } from '../params';
 
 /**
  * `params`: a ConvParam record (nTiles and the dsconv-only fields unused). One pixel at a time,
@@ -20,6 +22,10 @@ export function f32_dwconv_1x16(params: usize): void {
   const w = ptr(params, ConvParam.weights);
   const out = ptr(params, ConvParam.output);
   const outStride = arg(params, ConvParam.outputStride);
+  const scale = ptr(params, ConvParam.epiScale);
+  const shift = ptr(params, ConvParam.epiShift);
+  const vlo = f32x4.splat(argf(params, ConvParam.lo));
+  const vhi = f32x4.splat(argf(params, ConvParam.hi));
   const iStride = <usize>inStride * 4;
   const cBytes = <usize>channels * 4;
   const c16 = cBytes & ~63;
@@ -39,6 +45,12 @@ export function f32_dwconv_1x16(params: usize): void {
         a3 = f32x4.add(a3, f32x4.mul(v128.load(x, 48), v128.load(wp, 48)));
         wp += cBytes;
       }
+      if (scale != 0) {
+        a0 = finish(a0, scale + c, shift + c, vlo, vhi);
+        a1 = finish(a1, scale + c + 16, shift + c + 16, vlo, vhi);
+        a2 = finish(a2, scale + c + 32, shift + c + 32, vlo, vhi);
+        a3 = finish(a3, scale + c + 48, shift + c + 48, vlo, vhi);
+      }
       v128.store(o + c, a0); v128.store(o + c, a1, 16); v128.store(o + c, a2, 32); v128.store(o + c, a3, 48);
     }
     for (; c < cBytes; c += 16) {
@@ -48,7 +60,14 @@ export function f32_dwconv_1x16(params: usize): void {
         const x = select<usize>(inp + <usize>i * iStride, zero, i >= 0) + c;
         acc = f32x4.add(acc, f32x4.mul(v128.load(x), v128.load(w + <usize>t * cBytes + c)));
       }
+      if (scale != 0) acc = finish(acc, scale + c, shift + c, vlo, vhi);
       v128.store(o + c, acc);
     }
   }
+}
+
+/** The epilogue of four channels: clamp(acc * scale + shift, lo, hi), as f32_epilogue computes it. */
+// @ts-ignore: decorator
+@inline function finish(acc: v128, scale: usize, shift: usize, vlo: v128, vhi: v128): v128 {
+  return f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.mul(acc, v128.load(scale)), v128.load(shift)), vlo), vhi);
 }

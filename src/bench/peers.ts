@@ -45,8 +45,12 @@ function once<T>(key: string, load: () => Promise<T>): Promise<T> {
   return p;
 }
 
-/** The module specifiers, overridable so a test can make a peer missing. */
-export const peerModules = {
+/**
+ * The module specifiers, overridable so a test can make a peer missing, and so a page can point
+ * them at URLs (a browser's import() of a bare name fails), with `ortWasmPaths` the URL prefix of
+ * ORT's ort-wasm-simd-threaded.mjs and .wasm (unset: ORT finds them itself, as in Node).
+ */
+export const peerModules: { tfCore: string; tfWasm: string; ort: string; ortWasmPaths?: string } = {
   tfCore: '@tensorflow/tfjs-core',
   tfWasm: '@tensorflow/tfjs-backend-wasm',
   ort: 'onnxruntime-web',
@@ -73,6 +77,7 @@ async function loadOrt(threads: number): Promise<Ort> {
   ort.env.wasm.numThreads = threads;
   ort.env.wasm.simd = true;
   ort.env.wasm.proxy = false;
+  if (peerModules.ortWasmPaths !== undefined) ort.env.wasm.wasmPaths = peerModules.ortWasmPaths;
   ort.env.logLevel = 'error';
   // A one-node session loads ORT's wasm now, so the first layer's preparation time is the layer's own.
   const warm = await ort.InferenceSession.create(model({
@@ -95,7 +100,7 @@ export async function loadPeers(ids: readonly PeerId[], required: boolean, threa
     try {
       if (id === 'xnnpack-f32') engines.push(xnnpack(await once(`${peerModules.tfCore} ${peerModules.tfWasm}`, loadTf)));
       // ORT takes its thread count once, when its wasm first loads.
-      else engines.push(onnx(await once(peerModules.ort, () => loadOrt(threads)), id === 'ort-int8', threads));
+      else engines.push(onnx(await once(peerModules.ort, () => loadOrt(threads)), id === 'ort-int8'));
     } catch (e) {
       // A package that is not installed says what to install, not where Node looked for it.
       const reason = (e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' ? `not installed: npm install ${PACKAGES[id]}` : e instanceof Error ? e.message : String(e);
@@ -175,10 +180,12 @@ function quantizeInt8(w: Float32Array, outChannels: number): { q: Int8Array; sca
  * so float in and float out like dsconv. NCHW, OIHW. One call: an ort.Tensor over the user's
  * Float32Array, session.run(), the output's data.
  */
-function onnx(ort: Ort, int8: boolean, threads: number): Engine {
+function onnx(ort: Ort, int8: boolean): Engine {
   return {
     id: int8 ? 'ort-int8' : 'ort-f32', layout: 'NCHW', minSqnr: int8 ? 25 : 80,
-    threads: () => threads,
+    // What ORT runs on: it sets numThreads back to 1 where threads cannot run (a page that is not
+    // cross-origin isolated), and keeps the count its wasm first loaded with.
+    threads: () => ort.env.wasm.numThreads,
     timing: int8
       ? 'ort.Tensor over the input, session.run() (QuantizeLinear, QLinearConv, DequantizeLinear), output data'
       : 'ort.Tensor over the input, session.run() (Conv with fused ReLU), output data',

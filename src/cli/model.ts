@@ -2,16 +2,24 @@
 // images from local files, and the plug-in's options. TensorFlow.js is loaded at run time
 // ('@tensorflow/tfjs' if installed, else its parts), so the rest of the package never needs it.
 import { readFileSync } from 'node:fs';
+import type * as tfc from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfconv from '@tensorflow/tfjs-converter';
 import { basename } from 'node:path';
 import { crc32 } from '../core/crc32.js';
 import { QUANT_DEFAULTS, QUANT_RANGES, BLOCK_MODES, type BlockMode } from '../core/options.js';
-import { CALIBRATION_METHODS as METHODS, DEFAULT_SAMPLES, type TfLike, type UseDSConvOptions, type CalibrationMethod } from '../tfjs/index.js';
+import { CALIBRATION_METHODS as METHODS, DEFAULT_SAMPLES, type UseDSConvOptions, type CalibrationMethod } from '../tfjs/index.js';
 import { missingPackage } from '../bench/peers.js';
 import { fileIO, readModelJson, modelFormat, decodeImage, listImages, cropSquare, type Image } from '../files/index.js';
 import { readFlags, text, int, oneOf, size, range, list, UsageError, type Flag, type Flags } from './args.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-export type Tf = TfLike & Record<string, any>;
+/**
+ * TensorFlow.js as the commands use it: the real types of its packages (dev dependencies, for
+ * types only; loadTf imports them at run time), so that useDSConv(tf) is checked against tfjs's
+ * own namespace, not a structural copy.
+ */
+export type Tf = typeof tfc & Pick<typeof tfl, 'loadLayersModel' | 'model'> & Pick<typeof tfconv, 'loadGraphModel'>;
 export interface Loaded { tf: Tf; model: any; run: (x: any) => any; logits: (x: any) => any; size: [number, number]; kind: string }
 
 const MODEL_FLAGS = {
@@ -107,7 +115,7 @@ export async function loadModel(tf: Tf, path: string, size?: [number, number]): 
     if (last.getClassName() === 'Dense' && last.getConfig().activation === 'softmax') {
       const features = tf.model({ inputs: model.inputs, outputs: last.input });
       const [kernel, bias] = last.getWeights();
-      logits = (x) => tf.tidy(() => tf.add(tf.matMul(features.predict(x), kernel), bias));
+      logits = (x) => tf.tidy(() => tf.add(tf.matMul(features.predict(x) as tfc.Tensor, kernel), bias));
     }
   } else {
     model = await tf.loadGraphModel(fileIO(path));

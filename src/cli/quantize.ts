@@ -1,33 +1,38 @@
-// `dsconv quantize`: a TF.js model from local files through the plug-in into a bundle.
+// `dsconv quantize`: a TF.js model from local files through the plug-in into a bundle and/or a
+// standalone quantized model.
 import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { init } from '../core/init.js';
 import { QUANT_DEFAULTS, BLOCK_MODES } from '../core/options.js';
-import { useDSConv, calibrate, DEFAULT_BATCH_SIZE, type CalibrationReport, type CalibrationProgress } from '../tfjs/index.js';
-import { readModelJson, listImages } from '../files/index.js';
+import { useDSConv, calibrate, encodeArtifact, DEFAULT_BATCH_SIZE, type CalibrationReport, type CalibrationProgress } from '../tfjs/index.js';
+import { fileIO, readModelJson, listImages } from '../files/index.js';
 import { text, prepareOutput, UsageError } from './args.js';
 import { readModelFlags, loadTf, loadModel, readImages, imageBatches, pluginOptions, touch, progress, type ImageFiles } from './model.js';
 
 const D = QUANT_DEFAULTS;
 
-export const QUANTIZE_USAGE = `usage: dsconv quantize --model model.json --out model.dsq [--bits ${D.bits}] [--block ${D.blockSize}] [--mantissa ${D.mantissaBits}]
-         [--depthwise ${BLOCK_MODES.join('|')}] [--keep-first-float] [--size HxW] [--range LO,HI]
+export const QUANTIZE_USAGE = `usage: dsconv quantize --model model.json [--out model.dsq] [--artifact model.dsqm] [--bits ${D.bits}] [--block ${D.blockSize}]
+         [--mantissa ${D.mantissaBits}] [--depthwise ${BLOCK_MODES.join('|')}] [--keep-first-float] [--size HxW] [--range LO,HI]
          [--calibrate DIR] [--calibrate-count N] [--methods rounding,scales,cds] [--samples N] [--skip-unreadable]
 
 Quantizes every conv of a TF.js layers or graph model (Conv2D, depthwise, fused) into a bundle:
 VQK, KDS, CDS and options of each layer, versioned and checksummed, which
-\`useDSConv(tf, { bundle })\` loads with no requantization. With --calibrate, the first N PNG/JPEG
-images of DIR (sorted by name; default 64) calibrate it (unlabelled). Images are centre-cropped,
+\`useDSConv(tf, { bundle })\` loads with no requantization (--out, beside the float model), and/or
+a standalone model (--artifact): the topology, the other weights as stored and every conv packed,
+with no float conv weights, which \`loadQuantizedModel(tf, url or path)\` loads alone. Give at
+least one of the two. With --calibrate, the first N PNG/JPEG images of DIR (sorted by name;
+default 64) calibrate it (unlabelled). Images are centre-cropped,
 resized to the model's input size (--size when the model does not fix it) and mapped to --range
 (default 0,1); an image that does not decode stops the command, unless --skip-unreadable leaves
-it out (and says so). --model takes model.json or its folder; --out's folder is made if missing.`;
+it out (and says so). --model takes model.json or its folder; the output folders are made if missing.`;
 
 /** `dsconv quantize ...`; resolves with the exit status. */
 export async function quantizeCommand(argv: readonly string[]): Promise<number> {
-  const { o, flags } = readModelFlags(argv, { out: text });
-  const out = flags.out;
-  if (!out) throw new UsageError('--out is required');
-  prepareOutput('--out', out);
+  const { o, flags } = readModelFlags(argv, { out: text, artifact: text });
+  const { out, artifact } = flags;
+  if (!out && !artifact) throw new UsageError('--out or --artifact is required');
+  if (out) prepareOutput('--out', out);
+  if (artifact) prepareOutput('--artifact', artifact);
   readModelJson(o.model); // a missing model fails now, not after TF.js has loaded
   await init();
   const tf = await loadTf();
@@ -54,9 +59,18 @@ export async function quantizeCommand(argv: readonly string[]): Promise<number> 
       printCalibration(rep);
     }
     const bytes = plugin.toBundle(meta);
-    writeFileSync(out, bytes);
+    if (out) writeFileSync(out, bytes);
     const wb = plugin.weightBytes();
-    console.log(`${plugin.layers.length} convs (${wb.floatLayers} kept float): conv weights ${wb.float32} B float32 -> ${wb.packed} B (${(wb.float32 / wb.packed).toFixed(2)}x); bundle ${bytes.length} B written to ${out}`);
+    console.log(`${plugin.layers.length} convs (${wb.floatLayers} kept float): conv weights ${wb.float32} B float32 -> ${wb.packed} B (${(wb.float32 / wb.packed).toFixed(2)}x)${out ? `; bundle ${bytes.length} B written to ${out}` : ''}`);
+    if (artifact) {
+      const model = await fileIO(o.model).load();
+      const a = encodeArtifact(model, bytes);
+      writeFileSync(artifact, a);
+      // Against the weights as the model's files hold them, and against 4 bytes per weight.
+      const files = model.weightData.byteLength;
+      const float32 = 4 * model.weightSpecs.reduce((n, w) => n + w.shape.reduce((x, y) => x * y, 1), 0);
+      console.log(`standalone model ${a.length} B written to ${artifact}: ${(a.length / files).toFixed(3)}x the model's weight files (${files} B), ${(a.length / float32).toFixed(3)}x its weights as float32 (${float32} B)`);
+    }
   } finally {
     plugin.restore();
   }
@@ -64,8 +78,8 @@ export async function quantizeCommand(argv: readonly string[]): Promise<number> 
 }
 
 /**
- * One bar over the whole calibration: a step per conv call of each pass over each image, then the
- * final fits, with the time left estimated from the rate so far.
+ * One bar over the whole calibration: a step per conv call of each pass over each image, then one
+ * per conv for the report (and any fits left), with the time left estimated from the rate so far.
  */
 function calibrationProgress(p: CalibrationProgress, started: number): void {
   const passes = p.target === 'network' ? 2 : 1;
@@ -74,9 +88,9 @@ function calibrationProgress(p: CalibrationProgress, started: number): void {
   const pass = p.phase === 'quantized' && passes === 2 ? 1 : 0;
   const done = p.phase === 'final' ? count * p.layers * passes + p.layersDone
     : p.images * p.layers * passes + (pass * p.layers + p.layersDone) * p.batchImages;
-  const s = ((performance.now() - started) / 1000) * (total - done) / Math.max(done, 1);
-  const eta = `${Math.floor(s / 60)}:${String(Math.round(s % 60)).padStart(2, '0')} left`;
-  const what = p.phase === 'final' ? 'final fits' : `images ${p.images + 1}-${p.images + p.batchImages} of ${count}, ${p.phase}, conv ${p.layersDone}/${p.layers}`;
+  const s = Math.round(((performance.now() - started) / 1000) * (total - done) / Math.max(done, 1));
+  const eta = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')} left`;
+  const what = p.phase === 'final' ? 'report' : `images ${p.images + 1}-${p.images + p.batchImages} of ${count}, ${p.phase}, conv ${p.layersDone}/${p.layers}`;
   progress('calibrating', done, total, `${what}, ${done === total ? 'done' : eta}`);
 }
 

@@ -36,6 +36,16 @@ export enum ConvParam {
   outputStride,
   /** Scratch for one tile of widened weights (dsconv formats that widen). */
   wide,
+  /**
+   * f32_dwconv_1x16 only: per-channel scale and shift (0: none). When set, the kernel writes
+   * clamp(sum * scale[c] + shift[c], lo, hi), the epilogue itself, instead of the sums.
+   */
+  epiScale,
+  epiShift,
+  /** f32 */
+  lo,
+  /** f32 */
+  hi,
   count,
 }
 

@@ -11,17 +11,25 @@ export interface FileIOHandler {
   load(): Promise<ModelArtifacts>;
 }
 
+/**
+ * The model.json fields tfjs reads, typed so that tfjs's own IOHandler type accepts this one
+ * (checked by test/tfjs/types.test.js); the file's other fields are passed through untyped.
+ */
 export interface ModelArtifacts {
   modelTopology: Record<string, unknown>;
-  weightSpecs: { name: string; shape: number[]; dtype: string }[];
+  weightSpecs: WeightSpec[];
   weightData: ArrayBuffer;
   format?: string;
   generatedBy?: string;
   convertedBy?: string | null;
-  signature?: unknown;
-  userDefinedMetadata?: unknown;
-  modelInitializer?: unknown;
-  trainingConfig?: unknown;
+}
+
+/** A weight of the manifest: its dtype as tfjs names them, and how it is quantized, if it is. */
+export interface WeightSpec {
+  name: string;
+  shape: number[];
+  dtype: 'float32' | 'int32' | 'bool' | 'string' | 'complex64';
+  quantization?: { dtype: 'uint16' | 'uint8' | 'float16'; scale?: number; min?: number; original_dtype?: 'float32' | 'int32' | 'bool' | 'string' | 'complex64' };
 }
 
 interface ModelJson {

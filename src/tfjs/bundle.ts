@@ -3,13 +3,14 @@
 // magic "DSQB", format version, JSON header length, JSON header (padded to 4 bytes), payload
 // (packed VQK, float32 KDS/CDS), CRC-32 of everything before it. Each layer also records a
 // CRC-32 of its float weights, so a bundle is refused by a model whose weights differ even when
-// the shapes agree.
+// the shapes agree. Version 2 adds the BatchNorm fold: a layer marked `foldedBatchNorm` carries
+// the folded bias (its KDS already holds the BN's scale); version 1 bundles still read.
 import { packInts, unpackInts, packedWeightBytes } from '../core/quantize.js';
 import { crc32 } from '../core/crc32.js';
 import type { QuantSettings } from '../core/options.js';
 
 const MAGIC = 0x42515344; // "DSQB" read as a little-endian u32
-export const BUNDLE_VERSION = 1;
+export const BUNDLE_VERSION = 2;
 
 export interface BundleLayer {
   index: number;
@@ -24,6 +25,12 @@ export interface BundleLayer {
   scales?: Float32Array;
   gamma?: Float32Array;
   delta?: Float32Array;
+  /**
+   * The BatchNormalization after this conv is folded into it: `scales` hold its per-channel
+   * scale s, `bias` is s·b + t, and the plug-in makes that BN an identity. Quantized layers only.
+   */
+  foldedBatchNorm?: true;
+  bias?: Float32Array;
 }
 
 export interface Bundle {
@@ -32,12 +39,13 @@ export interface Bundle {
   meta: Record<string, unknown>;
 }
 
-interface HeaderLayer extends Omit<BundleLayer, 'q' | 'scales' | 'gamma' | 'delta'> {
+interface HeaderLayer extends Omit<BundleLayer, 'q' | 'scales' | 'gamma' | 'delta' | 'bias'> {
   /** [byte offset, count] into the payload. */
   q?: [number, number];
   scales?: [number, number];
   gamma?: [number, number];
   delta?: [number, number];
+  bias?: [number, number];
 }
 
 export function encodeBundle(bundle: Bundle): Uint8Array {
@@ -65,6 +73,11 @@ export function encodeBundle(bundle: Bundle): Uint8Array {
       h.scales = f32(l.scales);
       if (l.gamma) h.gamma = f32(l.gamma);
       if (l.delta) h.delta = f32(l.delta);
+      if (l.foldedBatchNorm) {
+        if (!l.bias) throw new RangeError(`bundle layer ${l.index} is marked foldedBatchNorm but has no bias`);
+        h.foldedBatchNorm = true;
+        h.bias = f32(l.bias);
+      }
     }
     return h;
   });
@@ -90,7 +103,7 @@ export function decodeBundle(bytes: unknown): Bundle {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(0, true) !== MAGIC) throw new RangeError('bundle is not a dsconv model bundle (bad magic; expected "DSQB")');
   const version = view.getUint32(4, true);
-  if (version !== BUNDLE_VERSION) throw new RangeError(`bundle has format version ${version}; this dsconv reads version ${BUNDLE_VERSION}`);
+  if (version < 1 || version > BUNDLE_VERSION) throw new RangeError(`bundle has format version ${version}; this dsconv reads versions 1 to ${BUNDLE_VERSION}`);
   const end = bytes.length - 4;
   if (crc32(bytes.subarray(0, end)) !== view.getUint32(end, true)) throw new RangeError('bundle is corrupt: CRC-32 checksum mismatch');
   const jsonLen = view.getUint32(8, true);
@@ -124,6 +137,12 @@ export function decodeBundle(bytes: unknown): Bundle {
       l.scales = floats(h.scales);
       l.gamma = floats(h.gamma);
       l.delta = floats(h.delta);
+      if (h.foldedBatchNorm === true) {
+        const out = h.kind === 'depthwise' ? h.filterShape[2] * h.filterShape[3] : h.filterShape[3];
+        if (!h.bias || h.bias[1] !== out) throw new RangeError(`bundle is corrupt: layer ${h.index} is folded with a BatchNorm but has ${h.bias?.[1]} bias values for ${out} channels`);
+        l.foldedBatchNorm = true;
+        l.bias = floats(h.bias);
+      }
     }
     return l;
   });

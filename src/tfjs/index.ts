@@ -11,3 +11,6 @@ export {
   type CalibrateOptions, type CalibrationReport, type CalibrationProgress, type LayerStats, type CalibrationMethod, type Runnable,
 } from './calibrate/index.js';
 export { decodeBundle, encodeBundle, BUNDLE_VERSION, type Bundle, type BundleLayer } from './bundle.js';
+export { findBatchNormFolds, foldFactors, type BatchNormFold, type FoldFactors, type TensorRef } from './fold.js';
+export { encodeArtifact, decodeArtifact, ARTIFACT_VERSION, type DecodedArtifact, type ModelArtifactsLike, type WeightSpec } from './artifact.js';
+export { loadQuantizedModel, type LoadQuantizedOptions, type QuantizedModel, type LoadTfLike } from './load.js';

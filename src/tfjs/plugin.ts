@@ -11,8 +11,10 @@ import { rt } from '../core/runtime.js';
 import { object, describe, keysOf, knownOptions } from '../core/validate.js';
 import { crc32 } from '../core/crc32.js';
 import { decodeBundle, encodeBundle, type BundleLayer } from './bundle.js';
+import { findBatchNormFolds, foldBias, foldFactors, scaleRows, type BatchNormFold } from './fold.js';
 import { KERNELS, type Backend, type ConvCall, type DSConvPlugin, type KernelConfig, type LayerInfo, type PluginLayer, type TensorInfo, type TfLike, type UseDSConvOptions } from './types.js';
 import { applyActivation, makeOutput, readFloat, toOIHW } from './adapters.js';
+import { coveredBackends } from './backends.js';
 
 interface Entry extends PluginLayer {
   info: LayerInfo;
@@ -22,7 +24,10 @@ interface Entry extends PluginLayer {
   gamma?: Float32Array;
   delta?: Float32Array;
   calls: number;
-  weights: Float32Array; // OIHW float
+  weights: Float32Array; // OIHW float, the BN folded in when folded
+  weightsCrc: number; // of the filter as the model holds it (unfolded)
+  foldedBatchNorm: boolean;
+  bias?: Float32Array; // folded layers: s·b + t, used instead of the call's bias
   built: Map<string, DSConv2d | Conv2d>;
 }
 
@@ -32,7 +37,7 @@ const FUSED = new Set(['linear', 'relu', 'relu6']);
 let active: { tf: TfLike; restore: () => void } | null = null;
 
 const OPTION_KEYS = keysOf<UseDSConvOptions>({
-  bits: 1, blockSize: 1, mantissaBits: 1, depthwiseBlocks: 1, backends: 1, layers: 1, model: 1, float: 1, bundle: 1,
+  bits: 1, blockSize: 1, mantissaBits: 1, depthwiseBlocks: 1, backends: 1, layers: 1, model: 1, float: 1, bundle: 1, foldBatchNorm: 1,
 });
 const CHANGE_KEYS = ['q', 'scales', 'gamma', 'delta'];
 
@@ -51,10 +56,7 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
   const o = object('options', options);
   knownOptions('options', o, OPTION_KEYS);
   const defaults: QuantSettings = parseQuantSettings('options', o, QUANT_DEFAULTS);
-  const backends = o.backends === undefined ? ['cpu', 'wasm'] : o.backends;
-  if (!Array.isArray(backends) || backends.some((b) => typeof b !== 'string')) {
-    throw new TypeError(`options.backends must be an array of backend names, got ${describe(backends)}`);
-  }
+  const backends = coveredBackends(tf, o.backends);
   if (o.layers !== undefined && typeof o.layers !== 'function') {
     throw new TypeError(`options.layers must be a function (info) => boolean | settings, got ${describe(o.layers)}`);
   }
@@ -63,6 +65,18 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
   const floatMode = o.float === true;
   const names = weightNames(o.model);
   const bundle = o.bundle === undefined ? null : decodeBundle(o.bundle as Uint8Array);
+  // A folded bundle layer's KDS and bias already hold the BN: the float path cannot undo that.
+  if (bundle && floatMode) throw new RangeError('options.float and options.bundle exclude each other: a bundle holds quantized layers');
+  if (o.foldBatchNorm !== undefined && typeof o.foldBatchNorm !== 'boolean') throw new TypeError(`options.foldBatchNorm must be a boolean, got ${describe(o.foldBatchNorm)}`);
+  if (o.foldBatchNorm && o.model === undefined) throw new RangeError('options.foldBatchNorm needs options.model (the LayersModel or GraphModel), to see which conv feeds which BatchNormalization');
+  // With a bundle, its layers say which convs carry their BN; otherwise the model's graph does.
+  let folds = new Map<object, BatchNormFold>();
+  if (!bundle && o.model !== undefined && o.foldBatchNorm !== false) {
+    const found = findBatchNormFolds(o.model as object);
+    if (!found && o.foldBatchNorm) throw new RangeError('options.foldBatchNorm: options.model is neither a LayersModel (with layers) nor a GraphModel (with its graph)');
+    if (found) folds = found;
+  }
+  const foldedOutputs = new WeakSet<object>(); // dataIds of folded convs' outputs: their BN is an identity
 
   const byData = new WeakMap<object, Entry>();
   const ids = new WeakMap<object, number>(); // bias dataId -> small number for the layer keys
@@ -86,17 +100,21 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
     };
     const name = names.get(filter.dataId);
     if (name !== undefined) info.name = name;
-    const weights = toOIHW(readFloat(backend, filter), kh, kw, cin, last, depthwise);
+    let weights = toOIHW(readFloat(backend, filter), kh, kw, cin, last, depthwise);
+    const crc = weightsCrc(weights);
+    let foldedBatchNorm = false;
+    let bias: Float32Array | undefined;
     let settings: QuantSettings | null;
     let q: Int8Array | null = null;
     let scales: Float32Array | null = null;
     let gamma: Float32Array | undefined;
     let delta: Float32Array | undefined;
     if (bundle) {
-      const b = matchBundle(bundle.layers, info, weightsCrc(weights));
+      const b = matchBundle(bundle.layers, info, crc);
       settings = b.settings;
       if (b.q) ({ q, scales } = b as { q: Int8Array; scales: Float32Array });
       gamma = b.gamma; delta = b.delta;
+      if (b.foldedBatchNorm) { foldedBatchNorm = true; bias = b.bias; }
     } else {
       const r = rule ? rule({ ...info, filterShape: [...info.filterShape] }) : undefined;
       const ruleName = `options.layers(${info.index})`;
@@ -110,9 +128,20 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
         const qw = quantizeWeights(weights, { outChannels: info.outChannels, groupChannels: info.inChannels / g, kh, kw },
           settings.bits, settings.blockSize, settings.depthwiseBlocks);
         q = qw.q; scales = qw.scales;
+        const fold = folds.get(filter.dataId);
+        if (fold) {
+          // Folded after quantizing: the VQK stays that of W, each channel's KDS takes its s.
+          const f = foldFactors(info.outChannels, {
+            gamma: fold.gamma?.dataSync(), beta: fold.beta?.dataSync(), mean: fold.mean.dataSync(), variance: fold.variance.dataSync(), epsilon: fold.epsilon,
+          });
+          weights = scaleRows(weights, f.scale);
+          scales = scaleRows(scales, f.scale);
+          bias = foldBias(fold.bias?.dataSync(), f);
+          foldedBatchNorm = true;
+        }
       }
     }
-    const e: Entry = { info, settings, q, scales, gamma, delta, calls: 0, weights, built: new Map() };
+    const e: Entry = { info, settings, q, scales, gamma, delta, calls: 0, weights, weightsCrc: crc, foldedBatchNorm, bias, built: new Map() };
     byData.set(filter.dataId, e);
     entries.push(e);
     return e;
@@ -134,8 +163,8 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
         nchw ? 'channelsFirst' : 'channelsLast');
       const pad = info.padInfo;
       // tfjs passes its bias broadcastable to the output; only per-channel (or scalar) bias is fused.
-      let bias: Float32Array | undefined;
-      if (inputs.bias) {
+      let bias: Float32Array | undefined = e.bias;
+      if (inputs.bias && !e.foldedBatchNorm) {
         const bv = readFloat(backend, inputs.bias);
         if (bv.length === e.info.outChannels) bias = bv;
         else if (bv.length === 1) bias = new Float32Array(e.info.outChannels).fill(bv[0]);
@@ -163,8 +192,11 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
         const r = observer({ layer: e, weights: e.weights, options: { ...options, activation: 'none' }, input, shape });
         if (r instanceof Float32Array) out = applyActivation(r, activation, e.info.outChannels, nchw ? info.outHeight * info.outWidth : 1, nchw, attrs, prelu);
       }
+      // Folded layers keep their bias, whatever the call passes: one layer per geometry.
+      const biasKey = inputs.bias && !e.foldedBatchNorm ? idOf(inputs.bias.dataId) : 0;
+      const mark = (t: TensorInfo) => { if (e.foldedBatchNorm) foldedOutputs.add(t.dataId); return t; };
       if (!out) {
-        const layer = built(e, options, floatMode, inputs.bias ? idOf(inputs.bias.dataId) : 0);
+        const layer = built(e, options, floatMode, biasKey);
         let result: TensorInfo | undefined;
         if (typeof backend.typedArrayFromHeap === 'function' && typeof backend.makeOutput === 'function') {
           // wasm backend: the layer writes straight into the output tensor's heap. Allocating it
@@ -175,9 +207,20 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
           out = layer.forward(input, shape);
         }
         if (!FUSED.has(activation)) applyActivation(out, activation, e.info.outChannels, info.outHeight * info.outWidth, nchw, attrs, prelu);
-        if (result) return result;
+        if (result) return mark(result);
       }
-      return makeOutput(backend, outShape, out);
+      return mark(makeOutput(backend, outShape, out));
+    };
+    return { ...orig, kernelFunc };
+  }
+
+  // The BN after a folded conv returns its input, shared as tfjs's own identity kernels do.
+  function batchNormReplacement(orig: KernelConfig): KernelConfig {
+    const kernelFunc: KernelConfig['kernelFunc'] = (args) => {
+      const x = args.inputs.x!;
+      if (!foldedOutputs.has(x.dataId)) return orig.kernelFunc(args);
+      args.backend.incRef!(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
     };
     return { ...orig, kernelFunc };
   }
@@ -192,6 +235,15 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
     }
   }
   if (originals.length === 0) throw new RangeError(`options.backends: none of ${JSON.stringify(backends)} has conv kernels registered; import the backend first`);
+  if (folds.size > 0 || bundle?.layers.some((l) => l.foldedBatchNorm)) {
+    for (const backendName of backends as string[]) {
+      const orig = tf.getKernel('FusedBatchNorm', backendName);
+      if (!orig) continue;
+      tf.unregisterKernel('FusedBatchNorm', backendName);
+      tf.registerKernel(batchNormReplacement(orig));
+      originals.push(orig);
+    }
+  }
 
   let restored = false;
   const restore = () => {
@@ -243,13 +295,16 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
       return { packed, float32, floatLayers };
     },
     toBundle(meta = {}) {
-      if (entries.length === 0) throw new RangeError('toBundle: no conv has run yet; run the model once (e.g. predict on one input) first');
+      if (entries.length === 0) {
+        throw new RangeError(`toBundle: no conv has run yet on the plug-in's backends (${(backends as string[]).join(', ')}; active: `
+          + `${tf.getBackend?.() ?? 'none'}); run the model once (e.g. predict on one input) first`);
+      }
       return encodeBundle({
         meta,
         layers: entries.map((e) => ({
           index: e.info.index, name: e.info.name, kind: e.info.kind, filterShape: e.info.filterShape,
-          weightsCrc: weightsCrc(e.weights), settings: e.settings, q: e.q ?? undefined, scales: e.scales ?? undefined,
-          gamma: e.gamma, delta: e.delta,
+          weightsCrc: e.weightsCrc, settings: e.settings, q: e.q ?? undefined, scales: e.scales ?? undefined,
+          gamma: e.gamma, delta: e.delta, ...(e.foldedBatchNorm ? { foldedBatchNorm: true, bias: e.bias } : {}),
         })),
       });
     },

@@ -34,8 +34,20 @@ export interface UseDSConvOptions extends Partial<QuantSettings> {
    * plumbing with float arithmetic, to check it against tfjs or to time the quantization alone.
    */
   float?: boolean;
-  /** A bundle written by `DSConvPlugin.toBundle()` / `dsconv quantize`: its VQK, KDS and CDS are used as they are. */
+  /**
+   * A bundle written by `DSConvPlugin.toBundle()` / `dsconv quantize`: its VQK, KDS and CDS are
+   * used as they are, and a layer it marks `foldedBatchNorm` runs with its folded bias and makes
+   * the BatchNormalization after it an identity. Not with `float`.
+   */
   bundle?: Uint8Array;
+  /**
+   * Fold each BatchNormalization into the conv before it, when that conv's output goes only to
+   * the BN (see `findBatchNormFolds`): the conv's KDS (or, with `float`, its weights) and bias
+   * take the BN's per-channel scale and shift, and the BN kernel returns its input. Needs
+   * `model`; default true when `model` is given (and no `bundle`, whose layers say what is
+   * folded). For inference only (predict/execute): the BN's moving statistics are used.
+   */
+  foldBatchNorm?: boolean;
 }
 
 /** One quantized (or kept-float) conv as the plug-in holds it. */
@@ -51,14 +63,18 @@ export interface PluginLayer {
   readonly delta?: Float32Array;
   /** Calls since the plug-in was installed. */
   readonly calls: number;
+  /** Whether the BatchNormalization after this conv is folded into it (and no longer runs). */
+  readonly foldedBatchNorm: boolean;
+  /** Folded layers: the bias s·b + t the layer runs with, in place of the conv's own. */
+  readonly bias?: Float32Array;
 }
 
 /** What a conv call looks like to an observer (calibration). */
 export interface ConvCall {
   layer: PluginLayer;
-  /** The float OIHW weights. */
+  /** The float OIHW weights (s·W when the BN is folded: the layer's output is then the BN's). */
   weights: Float32Array;
-  /** DSConv options for this call (geometry, bias, quantization; activation 'none' for tfjs-only ones). */
+  /** DSConv options for this call (geometry, bias (folded too), quantization; activation 'none' for tfjs-only ones). */
   options: DSConvOptions;
   /** NHWC or NCHW input, and its shape. */
   input: Float32Array;
@@ -83,18 +99,24 @@ export interface DSConvPlugin {
   toBundle(meta?: Record<string, unknown>): Uint8Array;
 }
 
-// Minimal structural types for the parts of tfjs this module touches.
-export interface TensorInfo { dataId: object; shape: number[]; dtype: string }
+// Minimal structural types for the parts of tfjs this module touches, written so that tfjs's own
+// namespace type is assignable to TfLike (test/tfjs/types.test.js compiles the README's example
+// against @tensorflow/tfjs and -core under --strict): dtypes as tfjs names them, and kernelFunc
+// declared as a method, whose parameters TypeScript compares both ways.
+export type DataType = 'float32' | 'int32' | 'bool' | 'complex64' | 'string';
+export interface TensorInfo { dataId: object; shape: number[]; dtype: DataType }
 export interface Backend {
   readSync(dataId: object): unknown;
+  incRef?(dataId: object): void;
   typedArrayFromHeap?(t: TensorInfo): ArrayLike<number>;
-  makeTensorInfo?(shape: number[], dtype: string, values: Float32Array): TensorInfo;
-  makeOutput?(shape: number[], dtype: string, memoryOffset?: undefined, values?: Float32Array): TensorInfo;
+  makeTensorInfo?(shape: number[], dtype: DataType, values: Float32Array): TensorInfo;
+  makeOutput?(shape: number[], dtype: DataType, memoryOffset?: undefined, values?: Float32Array): TensorInfo;
 }
+export interface KernelArgs { inputs: Record<string, TensorInfo | undefined>; backend: Backend; attrs?: Record<string, any> }
 export interface KernelConfig {
   kernelName: string;
   backendName: string;
-  kernelFunc: (args: { inputs: Record<string, TensorInfo | undefined>; backend: Backend; attrs?: Record<string, unknown> }) => TensorInfo;
+  kernelFunc(args: KernelArgs): TensorInfo | TensorInfo[];
   setupFunc?: unknown;
   disposeFunc?: unknown;
 }
@@ -105,6 +127,8 @@ export interface Conv2DInfoLike {
 }
 /** The part of the tfjs namespace the plug-in uses. */
 export interface TfLike {
+  /** The active backend's name, null before one is chosen (checked against options.backends). */
+  getBackend?(): string | null;
   getKernel(name: string, backend: string): KernelConfig | undefined;
   registerKernel(config: KernelConfig): void;
   unregisterKernel(name: string, backend: string): void;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { decodeBundle } from 'dsconv/tfjs';
+import { decodeBundle, decodeArtifact } from 'dsconv/tfjs';
 import { PHOTOS } from '../util.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -54,6 +54,39 @@ test('quantize writes a calibrated bundle; eval runs it and reports every figure
   assert.ok(r.msPerImage.float > 0 && r.msPerImage.dsconv > 0);
 });
 
+test('quantize --artifact writes the standalone model: the bundle\'s convs, no float conv weights, its size said', () => {
+  const out = join(tmp, 'rdn4.dsq'), artifact = join(tmp, 'models', 'rdn4.dsqm');
+  const q = cli('quantize', ...common, '--out', out, '--artifact', artifact, '--bits', '4');
+  assert.is(q.status, 0, q.stderr);
+  const bytes = readFileSync(artifact);
+  assert.match(q.stdout, new RegExp(`standalone model ${bytes.length} B written to .*rdn4\\.dsqm: 0\\.1\\d\\dx the model's weight files \\(888300 B\\)`));
+  const a = decodeArtifact(new Uint8Array(bytes));
+  const biases = JSON.parse(readFileSync(MODEL, 'utf8')).weightsManifest[0].weights.filter((w) => w.name.endsWith('/bias'));
+  assert.is(biases.length, 12);
+  assert.is(a.sizes.weights, 4 * biases.reduce((n, w) => n + w.shape[0], 0), 'only the biases are stored as float');
+  const [b, inArtifact] = [decodeBundle(new Uint8Array(readFileSync(out))), decodeBundle(a.bundle)];
+  assert.ok(inArtifact.layers.every((l, i) => l.settings.bits === 4 && l.q.every((v, k) => v === b.layers[i].q[k])));
+  const alone = cli('quantize', ...common, '--artifact', join(tmp, 'alone.dsqm'));
+  assert.is(alone.status, 0, alone.stderr);
+  assert.not.match(alone.stdout, /bundle .* written/);
+  assert.match(cli('quantize', '--help').stdout, /--artifact model\.dsqm/);
+});
+
+test('quantize --calibrate streams the images 8 at a time, redrawing its bar after each conv with the time left', () => {
+  const dir = dirOf('cal9', ['astronaut.png', 'brick.png', 'camera.png', 'cell.png', 'clock_motion.png', 'coffee.png', 'grass.png', 'gravel.png', 'rocket.jpg']);
+  // stderr taken for a terminal: only there is the bar redrawn.
+  const q = spawnSync(process.execPath, ['--import', 'data:text/javascript,process.stderr.isTTY=true', `${root}dist/cli/main.js`, 'quantize', ...common,
+    '--out', join(tmp, 'rdn9.dsq'), '--calibrate', dir, '--calibrate-count', '9', '--samples', '72', '--methods', 'cds'], { encoding: 'utf8' });
+  assert.is(q.status, 0, q.stderr);
+  assert.match(q.stdout, /9 images in 2 batches; each conv fitted to the float conv on its input/);
+  // A step per conv per image (one pass: target 'layer'), then one per conv for the report.
+  const bars = q.stderr.split('\r').filter((s) => s.startsWith('calibrating'));
+  assert.is(bars.length, 2 * 12 + 12);
+  assert.match(bars[0], /^calibrating \[##\.{28}\] 8\/120 images 1-8 of 9, quantized, conv 1\/12, \d+:\d\d left/);
+  assert.match(bars[23], /\] 108\/120 images 9-9 of 9, quantized, conv 12\/12, \d+:\d\d left/);
+  assert.match(bars[35], /^calibrating \[#{30}\] 120\/120 report, done/);
+});
+
 test('eval refuses calibration images among the evaluation images', () => {
   const r = cli('eval', ...common, '--images', evalDir, '--calibrate', dirOf('cal2', ['chelsea.png']));
   assert.is(r.status, 2);
@@ -62,7 +95,7 @@ test('eval refuses calibration images among the evaluation images', () => {
 
 test('usage errors exit with status 2 and say why', () => {
   for (const [args, re] of [
-    [['quantize', '--model', MODEL], /--out is required/],
+    [['quantize', '--model', MODEL], /--out or --artifact is required/],
     [['quantize', '--out', 'x.dsq'], /--model is required/],
     [['quantize', ...common, '--out', 'x', '--bits', '9'], /--bits must be an integer in \[2, 8\], got 9/],
     [['eval', ...common], /--images is required/],

@@ -422,6 +422,48 @@ test('bfp_dequant == M * 2^(E-m+2) of bfpReference: random configurations', () =
   }
 });
 
+// Packed 3-channel pixels (both strides 3, one block each: an RGB stem's input) take their own
+// four-pixels-at-a-time loop; the sweep above always pads the output stride, so it never does.
+test('bfp_dequant on packed 3-channel pixels == bfpReference, every block kind, and reports NaN/±Inf in any lane', () => {
+  const R = rng(SEED ^ 0x3c4a);
+  const h = helpers(R);
+  const kinds = Object.keys(KINDS);
+  for (let i = 0; i < 200; i++) {
+    const m = h.int(2, 8);
+    const pixels = h.int(1, 14);
+    const B = h.pick([3, 4, 32]);
+    const kind = i < 2 * kinds.length ? kinds[i % kinds.length] : h.pick(['mixed', 'gaussian', 'logUniform']);
+    const x = makeInput(kind, pixels, 1, 3, B, m, R);
+    const label = `packed RGB #${i} kind ${kind} pixels=${pixels} B=${B} m=${m} (seed ${SEED})`;
+    const n = pixels * 3;
+    const src = r.heap.alloc(n * 4);
+    const dst = r.heap.alloc(n * 4 + GUARD);
+    try {
+      r.f32(src, n).set(x);
+      r.u8(dst, n * 4 + GUARD).fill(0xa5);
+      const bad = k.bfp_dequant(bfpParams({ src, pixels, srcStride: 3, groups: 1, groupChannels: 3, blockLen: 3, nBlocks: 1, mantissaBits: m, dst, dstStride: 3 }));
+      assert.is(bad, 0, `${label}: no NaN or ±Inf reported`);
+      const ref = bfpReference(x, pixels, 3, 1, 3, m);
+      const d = r.f32(dst, n);
+      for (let j = 0; j < n; j++) {
+        const want = Math.fround(ref.mant[j] * ref.scales[Math.floor(j / 3)]);
+        if (!Object.is(d[j], want === 0 ? 0 : want)) assert.unreachable(`${label}: pixel ${Math.floor(j / 3)} channel ${j % 3}: input ${show([x[j]])}, expected ${want}, got ${d[j]}`);
+      }
+      if (r.u8(dst + n * 4, GUARD).some((v) => v !== 0xa5)) assert.unreachable(`${label}: wrote past its output`);
+      // One non-finite value, at any position, is reported.
+      const at = h.int(0, n - 1);
+      const y = x.slice();
+      y[at] = h.pick([NaN, Infinity, -Infinity]);
+      r.f32(src, n).set(y);
+      assert.is(k.bfp_dequant(bfpParams({ src, pixels, srcStride: 3, groups: 1, groupChannels: 3, blockLen: 3, nBlocks: 1, mantissaBits: m, dst, dstStride: 3 })), 1,
+        `${label}: ${y[at]} at ${at} reported`);
+    } finally {
+      r.heap.release(src);
+      r.heap.release(dst);
+    }
+  }
+});
+
 test('bfp_quantize_i16: random configurations (mixed block kinds, Gaussian, log-uniform)', () => {
   const R = rng(SEED ^ 0x5eed);
   const h = helpers(R);

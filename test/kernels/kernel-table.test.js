@@ -97,9 +97,10 @@ function twinGeometry(c, pad) {
 
 /**
  * Runs `path` on one NHWC image in runtime r, as the forward path does, and returns its
- * accumulator as [pixels][outChannels].
+ * accumulator as [pixels][outChannels]; given `epi` ({ scale, shift, lo, hi }), the NHWC output
+ * of the kernel with the epilogue fused instead.
  */
-function runPath(r, path, c, x, plan) {
+function runPath(r, path, c, x, plan, epi) {
   const { g } = c;
   const hw = c.height * c.width;
   const npix = plan.outHeight * plan.outWidth;
@@ -119,6 +120,16 @@ function runPath(r, path, c, x, plan) {
   const job = r.job(1);
   path.prepare(job.share(0), r);
   path.pass(job.share(0), r, image, 0, hw, lane);
+  let fused;
+  if (epi) {
+    const n = npix * g.outChannels;
+    fused = { dst: r.heap.alloc(n * 4), scale: r.upload(epi.scale), shift: r.upload(epi.shift), lo: epi.lo, hi: epi.hi };
+    path.kernel(job.share(0), r, image, indPtr, 0, rows, 0, path.channelTiles, zero, lane, fused);
+    const bad = job.finish() !== 0;
+    const out = r.f32(fused.dst, n).slice();
+    for (const ptr of [image, indPtr, fused.dst, fused.scale, fused.shift]) r.heap.release(ptr);
+    return { out, bad };
+  }
   path.kernel(job.share(0), r, image, indPtr, 0, rows, 0, path.channelTiles, zero, lane);
   const bad = job.finish() !== 0;
   const a = r.f32(lane.acc, rows * path.acc.stride);
@@ -211,6 +222,48 @@ for (const build of ONLY ?? ['simd', 'relaxed']) {
     console.log(`  kernel table, ${build} build: ${mine.length} records (${mine.map((m) => `${m.path} ${m.kernel}`).join(', ')}), ${total} configurations, bit-exact`);
   });
 }
+
+test('depthwise records with the epilogue fused write clamp(sum * scale + shift, lo, hi) of the twin\'s sums, bit for bit', async () => {
+  const { r } = await runtimeFor('simd');
+  const f = Math.fround;
+  let n = 0;
+  for (const rec of RECORDS.filter((x) => x.path === 'depthwise' || x.path === 'f32-dwconv')) {
+    for (let k = 0; k < 24; k++) {
+      const R = generator(0x5f3759df ^ (k * 104729 + rec.path.length));
+      const c = drawConfig(R, true, R.int(2, 8));
+      // The kernel fuses only where the channels fill the lanes: the output's pixel stride.
+      const groups = 4 * R.int(1, 10);
+      c.options = { ...c.options, inChannels: groups, outChannels: groups, groups };
+      c.g = parseGeometry(c.options);
+      const plan = resolve(c.g, { height: c.height, width: c.width, layout: 'NHWC' });
+      const x = drawInput(R, c.height * c.width, groups);
+      const keep = (d) => r.upload(d);
+      let w, path;
+      if (rec.path === 'f32-dwconv') {
+        w = Float32Array.from({ length: groups * c.g.kh * c.g.kw }, () => R.normal());
+        path = floatPath(rec, c.g, w, keep);
+      } else {
+        w = drawWeights(R, c);
+        path = dsconvPath(rec, c.g, { bits: c.bits, blockSize: c.blockSize, mantissaBits: c.mantissaBits, blockMode: c.mode }, w.q, w.scales, keep);
+      }
+      assert.ok(path.fusesEpilogue, `${rec.path} with ${groups} channels fuses its epilogue`);
+      const [lo, hi] = R.pick([[-Infinity, Infinity], [0, Infinity], [0, 6]]);
+      const epi = { scale: Float32Array.from({ length: groups }, () => R.normal()), shift: Float32Array.from({ length: groups }, () => R.normal()), lo, hi };
+      const { out, bad } = runPath(r, path, c, x, plan, epi);
+      assert.is(bad, false);
+      const sums = twinOf(rec, c, x, w, plan.pad);
+      const want = sums.map((v, i) => {
+        const y = f(f(v * epi.scale[i % groups]) + epi.shift[i % groups]);
+        const z = y < lo ? lo : y;
+        return hi < z ? hi : z;
+      });
+      const miss = firstMismatch(out, want, groups);
+      if (miss) assert.unreachable(`${rec.kernel} (${rec.path}) fused, config ${k} ${JSON.stringify({ ...c, g: undefined })}, lo ${lo} hi ${hi}: ${miss}`);
+      n++;
+    }
+  }
+  assert.is(n, 48);
+});
 
 test('the table: names follow the grammar, every export it names is in each build it lists, selection picks its records', async () => {
   const names = (rec) => [rec.kernel, rec.weights, typeof rec.bfp === 'object' ? rec.bfp.pass : rec.bfp].filter(Boolean);

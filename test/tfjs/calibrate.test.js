@@ -177,10 +177,12 @@ test('NCHW convs calibrate as their NHWC twins', async () => {
   assert.ok(fits[1].q.filter((v, i) => v !== fits[0].q[i]).length <= fits[0].q.length / 100, 'rounding agrees');
 });
 
-// 64 distinct 12x12 crops: 8 of each of 8 photos, NHWC in [0, 1].
-const CROPS = ['astronaut.png', 'brick.png', 'camera.png', 'chelsea.png', 'coffee.png', 'grass.png', 'gravel.png', 'rocket.jpg']
+// Distinct 12x12 crops, 8 of each photo, NHWC in [0, 1]: 64 of 8 photos, and 32 of 4 others.
+const cropsOf = (files) => files
   .flatMap((f) => { const im = readImage(PHOTOS + f); return Array.from({ length: 8 }, (_, k) => cropSquare(im, 12, 0.25, (k * 0.37) % 1, (k * 0.61) % 1)); })
   .map((c) => c.data.map((v) => v / 255));
+const CROPS = cropsOf(['astronaut.png', 'brick.png', 'camera.png', 'chelsea.png', 'coffee.png', 'grass.png', 'gravel.png', 'rocket.jpg']);
+const OTHER = cropsOf(['cell.png', 'clock_motion.png', 'hubble_deep_field.jpg', 'retina.jpg']);
 const cropBatch = (list) => tf.tensor4d(Float32Array.from(list.flatMap((c) => Array.from(c))), [list.length, 12, 12, 3]);
 
 function smallModel() {
@@ -220,8 +222,8 @@ test('a layers model calibrates on every image: 64 images give another fit than 
       assert.ok(l.fits >= 2, `layer ${l.index}: refitted as the images came (${l.fits} fits)`);
     }
   }
-  // The same first 32 images and other last 32 give other fits: the last 32 are used.
-  const c = await cal([...CROPS.slice(0, 32), ...CROPS.slice(32).reverse()]);
+  // The same first 32 images and another last 32 give other fits: the last 32 are used.
+  const c = await cal([...CROPS.slice(0, 32), ...OTHER]);
   assert.ok(differs(b, c), 'the last 32 images change the fits');
   // In chunks (8 images per call by default) the layers are fitted to the float layer on their
   // input; in one call, once, to the float network.
@@ -269,6 +271,56 @@ test('batches as an array, iterable, async iterable or generator function calibr
   assert.ok(parts.every((p) => !p.isDisposed) && !whole.isDisposed);
   for (const p of [...parts, whole]) p.dispose();
   model.dispose();
+});
+
+test('a conv reading the images fits the same from one call of 2048 positions as from calls of 512 (the sums keep their order)', async () => {
+  const model = smallModel();
+  const fit = async (images, batchSize) => {
+    const plugin = useDSConv(tf, { bits: 4, blockSize: 8, model });
+    const rep = await calibrate(plugin, model, images, { samples: 2048, batchSize, target: 'layer' });
+    const l = plugin.layers[0];
+    const out = { rep, arrays: [l.q, l.scales, l.gamma, l.delta].map((v) => v.slice()) };
+    plugin.restore();
+    return out;
+  };
+  const x = cropBatch(CROPS.slice(0, 32));
+  const one = await fit(x, 32), parts = await fit(x, 8);
+  assert.is(one.rep.layers[0].samples, 2048);
+  assert.is(one.rep.layers[0].fits, 1);
+  assert.ok(parts.rep.layers[0].fits > 1);
+  one.arrays.forEach((v, k) => assert.ok(v.every((e, i) => Object.is(e, parts.arrays[k][i])), `array ${k}`));
+  x.dispose();
+  model.dispose();
+});
+
+test('a conv is fitted on every image before it runs on the last ones, so the convs after it see its final fit; one with more than 2304 inputs only then', async () => {
+  const model = smallModel();
+  const plugin = useDSConv(tf, { bits: 4, blockSize: 8, model });
+  const x = cropBatch(CROPS.slice(0, 24)); // 3 calls of 8: by growth alone the first conv is fitted after the first only
+  const seen = [];
+  const rep = await calibrate(plugin, model, x, {
+    samples: 960,
+    onProgress: (p) => { if (p.phase === 'quantized' && p.layer === 1) seen.push([plugin.layers[0].q.slice(), plugin.layers[0].scales.slice()]); },
+  });
+  const last = [plugin.layers[0].q, plugin.layers[0].scales];
+  const same = (a, b) => a.every((v, k) => v.every((e, i) => Object.is(e, b[k][i])));
+  assert.is(seen.length, 3);
+  assert.ok(!same(seen[0], last), 'the first call ran on an earlier fit');
+  assert.ok(same(seen[2], last), 'the last call ran on the final fit');
+  assert.equal(rep.layers.map((l) => l.fits), [2, 2]);
+  plugin.restore();
+  x.dispose();
+  model.dispose();
+
+  // 1x1 convs 3 -> 2320 -> 4: the second's fits cost seconds each at scale, so it has only its last.
+  const A = tensor([1, 1, 3, 2320], 0.5), B = tensor([1, 1, 2320, 4], 0.05);
+  const net = (x) => tf.tidy(() => tf.conv2d(tf.relu(tf.conv2d(x, A, 1, 'valid')), B, 1, 'valid'));
+  const big = useDSConv(tf, { bits: 4 });
+  const parts = [0, 1, 2].map((i) => cropBatch(CROPS.slice(4 * i, 4 * i + 4)));
+  const r = await calibrate(big, net, parts, { samples: 96, methods: ['scales', 'cds'] });
+  assert.equal(r.layers.map((l) => [l.fits, l.samples]), [[2, 96], [1, 96]]);
+  big.restore();
+  for (const t of [...parts, A, B]) t.dispose();
 });
 
 test('the report, computed from the running sums, is what the installed layer does at every position', async () => {

@@ -10,9 +10,9 @@ import * as assert from 'uvu/assert';
 import { readFileSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { init, getInfo, DSConv2d, Conv2d, conv2d } from 'dsconv';
-import { bundle, serve, launchBrowser, browserName, root } from '../../tools/web.mjs';
+import { bundle, serve, launchBrowser, browserName, root, waitInPage } from '../../tools/web.mjs';
 import { benchRoutes, runHeadless, WASM_FILES } from '../../tools/bench-web.mjs';
-import { runBench, dsconvEngines, selectLayers, benchJson, DSCONV_ENGINES } from 'dsconv/bench';
+import { runBench, dsconvEngines, selectLayers, benchJson, DSCONV_ENGINES, PEER_ENGINES } from 'dsconv/bench';
 import { runCases } from '../fixtures/cross-cases.js';
 
 // wasm-unsafe-eval allows compiling WebAssembly and nothing else: eval and new Function stay blocked.
@@ -27,16 +27,21 @@ const RAW_HTML = `<!doctype html><meta charset="utf-8"><title>dsconv unbundled</
 <script type="importmap" nonce="${NONCE}">{ "imports": { "dsconv": "/dist/core/index.js", "dsconv/reference": "/dist/reference/index.js" } }</script>
 <script type="module" src="/fixtures/browser-page.js"></script>`;
 
-// Per engine: the build init() picks on its own (Chromium 143 and Firefox 153 both validate relaxed
-// SIMD, and on x86 both pass the probe of its dot product), and how the bench page names the
-// browser from its user agent (Firefox's gives the major version only: "Firefox/153.0").
+// Per engine, how the bench page names the browser from its user agent (Firefox's gives the
+// major version only: "Firefox/153.0").
 const ENGINES = {
-  chromium: { build: 'relaxed', pageName: (name) => name },
-  firefox: { build: 'relaxed', pageName: (name) => name.replace(/\/(\d+).*$/, '/$1.0') },
+  chromium: { pageName: (name) => name },
+  firefox: { pageName: (name) => name.replace(/\/(\d+).*$/, '/$1.0') },
 };
 const engine = process.env.DSCONV_TEST_BROWSER || 'chromium';
 if (!ENGINES[engine]) throw new RangeError(`DSCONV_TEST_BROWSER must be one of ${Object.keys(ENGINES).join(', ')}, got ${JSON.stringify(engine)}`);
 const expected = ENGINES[engine];
+// The smallest module with a relaxed-SIMD opcode (i8x16.relaxed_swizzle of two zero vectors),
+// written out here apart from the package's own check. The build init() should pick on its own
+// is the relaxed one where the browser validates this (Chromium 143, Firefox 153; on x86 both
+// pass the probe of its dot product), else the portable one (Firefox 140 ESR).
+const RELAXED_MODULE = [0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 43, 1, 41, 0,
+  253, 12, ...new Array(16).fill(0), 253, 12, ...new Array(16).fill(0), 253, 128, 2, 11];
 
 let browser, browserLabel, server, page, js;
 const node = {};
@@ -73,6 +78,8 @@ async function setUp() {
   browser = await launchBrowser(engine);
   browserLabel = await browserName(browser);
   page = await browser.newPage();
+  await page.goto(`${server.url}/`);
+  expected.build = await page.evaluate((bytes) => WebAssembly.validate(new Uint8Array(bytes)), RELAXED_MODULE) ? 'relaxed' : 'simd';
   // Firefox reports each blocked load as a page error too; the page's own list of violations is checked.
   page.on('pageerror', (e) => { if (!e.message.startsWith('Content-Security-Policy:')) console.error('page error:', e.message); });
 }
@@ -93,7 +100,7 @@ test.after(async () => {
 /** A fresh page load (init() runs once per page), then init(options) and the cases. */
 async function inPage(options, path = '/') {
   await page.goto(`${server.url}${path}`);
-  await page.waitForFunction(() => typeof globalThis.dsconvTest === 'function');
+  await waitInPage(page, () => typeof globalThis.dsconvTest === 'function');
   return page.evaluate((o) => globalThis.dsconvTest(o), options);
 }
 
@@ -125,7 +132,7 @@ test('the bundled package has no eval or new Function, and keeps the wasm URL pa
   assert.ok(lib.includes('new URL("../../build/dsconv-relaxed.wasm", import.meta.url)'));
 });
 
-test(`auto: the ${expected.build} build in ${engine}, streamed, same outputs as Node`, async () => {
+test(`auto: the build ${engine} can run (relaxed where it validates relaxed SIMD), streamed, same outputs as Node`, async () => {
   const got = await inPage({});
   assert.is(got.error, undefined);
   console.log(`    ${browserLabel}: build ${got.build}; Node ${process.version}: build ${node.build}`);
@@ -186,19 +193,20 @@ test('wasmUrl relative to the page, served as application/octet-stream: read who
 });
 
 test('wasmBinary: bytes the page fetched itself', async () => {
-  const got = await inPage({ binaryFrom: '/plain/dsconv-relaxed.wasm' });
-  assert.is(got.build, 'relaxed');
+  const got = await inPage({ binaryFrom: expected.build === 'relaxed' ? '/plain/dsconv-relaxed.wasm' : '/plain/dsconv.wasm' });
+  assert.is(got.build, expected.build);
   assert.is(got.streamed, 0);
   assertSameAsNode(got, 'wasmBinary');
 });
 
 test('a wasmUrl that is not there: init() rejects naming the option, URL and status', async () => {
-  const got = await inPage({ wasmUrl: { relaxed: '/missing.wasm' } });
-  assert.is(got.error, `Error: dsconv could not fetch options.wasmUrl.relaxed from ${server.url}/missing.wasm: HTTP 404 Not Found`);
+  const got = await inPage({ wasmUrl: { [expected.build]: '/missing.wasm' } });
+  assert.is(got.error, `Error: dsconv could not fetch options.wasmUrl.${expected.build} from ${server.url}/missing.wasm: HTTP 404 Not Found`);
 });
 
-test('the benchmark page: progress, table, chart, and the JSON of `dsconv bench --json`', async () => {
-  // A short run of one layer: what is checked is the page and the document, not the figures.
+test('the benchmark page: progress, table, chart, and the JSON of `dsconv bench --json`, with the peers', async () => {
+  // A short run of one layer: what is checked is the page and the document, not the figures. The
+  // peers are devDependencies, so all six engines run (each output checked against dsconv-f32's).
   const timing = { maxTime: 0.06, minTime: 0.005, minSamples: 2, warmTime: 0.02, warmCalls: 2 };
   const layers = selectLayers(['resnet18 7x7']);
   const bench = await serve(await benchRoutes());
@@ -211,19 +219,41 @@ test('the benchmark page: progress, table, chart, and the JSON of `dsconv bench 
   }
   const nodeDoc = benchJson(await runBench({ layers, engines: dsconvEngines(), ...timing }), { node: process.version, relaxed: node.build === 'relaxed' });
   const shape = (doc) => ({ keys: Object.keys(doc), types: [typeof doc.node, typeof doc.relaxed],
-    results: doc.results.map((r) => ({ keys: Object.keys(r), layer: r.layer, macs: r.macs, engine: r.engine })) });
-  assert.equal(shape(got.doc), shape(nodeDoc));
-  assert.equal(got.doc.results.map((r) => r.engine), [...DSCONV_ENGINES]);
+    results: doc.results.map((r) => ({ keys: Object.keys(r), layer: r.layer, macs: r.macs })) });
+  const engines = [...DSCONV_ENGINES, ...PEER_ENGINES];
+  assert.equal(shape(got.doc), shape({ ...nodeDoc, results: engines.map(() => nodeDoc.results[0]) }));
+  assert.equal(got.doc.results.map((r) => r.engine), engines);
+  assert.equal(got.engines, engines);
+  assert.equal(got.unavailable, []);
   assert.is(got.doc.node, expected.pageName(browserLabel));
   assert.is(got.doc.relaxed, expected.build === 'relaxed');
   for (const r of got.doc.results) {
     assert.ok(r.ms > 0 && Number.isFinite(r.ms), `${r.engine} ms ${r.ms}`);
     assert.ok(Math.abs(r.gmacs - r.macs / r.ms / 1e6) <= 1e-9 * r.gmacs);
   }
-  assert.equal(got.page, { bar: 1, rows: 3, bars: 3, download: true });
+  assert.equal(got.page, { bar: 1, rows: 6, bars: 6, download: true });
   assert.is(got.threads, THREADS, 'the page is isolated: its worker runs dsconv threaded');
-  assert.ok(got.doc.results.every((r) => r.threads === THREADS));
-  assert.ok(lines.some((l) => l.includes('dsconv-f32 timing, round 3/3')), 'progress reached the last round');
+  // ORT on dsconv's count; xnnpack-f32 on one (the page keeps tfjs-backend-wasm on its single-threaded build).
+  assert.equal(got.doc.results.map((r) => r.threads), engines.map((e) => (e === 'xnnpack-f32' ? 1 : THREADS)));
+  assert.ok(lines.some((l) => l.includes('ort-int8 timing, round 3/3')), 'progress reached the last round');
+});
+
+test('the benchmark page not cross-origin isolated: dsconv and ORT report the one thread they ran on; an unknown engine is refused', async () => {
+  const routes = await benchRoutes();
+  for (const r of Object.values(routes)) r.headers = {};
+  const bench = await serve(routes);
+  let got;
+  try {
+    await runHeadless(browser, bench.url, { layers: 'resnet18 7x7', engines: 'dsconv-int8,ort-int9' }).then(() => assert.unreachable('should have thrown'), (e) => {
+      assert.is(e.message, `the benchmark page failed: RangeError: unknown engine "ort-int9"; engines are ${[...DSCONV_ENGINES, ...PEER_ENGINES].join(', ')}`);
+    });
+    got = await runHeadless(browser, bench.url, { layers: 'resnet18 7x7', engines: 'dsconv-int8,ort-int8', threads: '2', quick: '1',
+      maxTime: 0.03, minTime: 0.005, minSamples: 2, warmTime: 0.01, warmCalls: 1 });
+  } finally {
+    await bench.close();
+  }
+  assert.equal(got.doc.results.map((r) => [r.engine, r.threads]), [['dsconv-int8', 1], ['ort-int8', 1]]);
+  assert.is(got.threads, 1);
 });
 
 test.run();

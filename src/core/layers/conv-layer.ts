@@ -92,6 +92,8 @@ export abstract class ConvLayer {
     const nchw = p.outputLayout === 'NCHW';
     const [lo, hi] = g.activation === 'relu' ? [0, Infinity] : g.activation === 'relu6' ? [0, 6] : [-Infinity, Infinity];
     const { stride, groupStride, groupChannels, calls } = path.acc;
+    // Depthwise sums already in NHWC order go through the epilogue inside the kernel.
+    const fuse = path.fusesEpilogue && !nchw;
     const [rowParts, tileParts] = splitTiles(rows / mr, path.channelTiles, perImage);
     const job = r.job(shares);
     // Per-call weights, read by every kernel call: written first, before the first barrier.
@@ -123,6 +125,10 @@ export abstract class ConvLayer {
           const [t0, t1] = part(path.channelTiles, tileParts, j, 1);
           if (r0 === r1 || t0 === t1) continue;
           const x = job.share(first + i * tileParts + j);
+          if (fuse) {
+            path.kernel(x, r, image, indirPtr, r0 * mr, r1 * mr, t0, t1, zero, lane, { dst, scale: epi, shift: epi + g.outChannels * 4, lo, hi });
+            continue;
+          }
           path.kernel(x, r, image, indirPtr, r0 * mr, r1 * mr, t0, t1, zero, lane);
           const p0 = r0 * mr, p1 = Math.min(r1 * mr, npix);
           const c0 = t0 * path.tileChannels, c1 = Math.min(t1 * path.tileChannels, groupChannels);

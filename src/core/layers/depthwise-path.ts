@@ -1,5 +1,8 @@
 // Depthwise DSConv (a 'depthwise' record): one-channel BFP blocks dequantized exactly, ξ·q formed
-// per call, then the float depthwise kernel over all channels at once.
+// per call, then the float depthwise kernel over all channels at once. When the channels fill the
+// lanes, the pass writes over the image itself (the forward path's own copy of the input): the
+// kernel reads each value about kh·kw times, so one buffer fewer to stream through the cache
+// (bfp_dequant_c1 keeps each value's exponent field, so a NaN or ±Inf stays one for the rescan).
 import type { Geometry } from '../geometry.js';
 import type { Runtime } from '../runtime.js';
 import type { Share } from '../threads/job.js';
@@ -8,7 +11,7 @@ import type { BlockMode } from '../options.js';
 import { BfpParam, ConvParam } from '../abi.js';
 import { packDepthwise, roundUp } from '../pack.js';
 import { bfpRecord } from '../records.js';
-import { type AccLayout, type ConvPath, type Keep, type Lane, depthwiseAcc } from './path.js';
+import { type AccLayout, type ConvPath, type FusedEpilogue, type Keep, type Lane, depthwiseAcc, writeEpilogue } from './path.js';
 
 export class DepthwisePath implements ConvPath {
   readonly imageStride: number;
@@ -19,10 +22,13 @@ export class DepthwisePath implements ConvPath {
   /** The kernel runs every channel at once: it splits over rows only. */
   readonly channelTiles = 1;
   readonly tileChannels: number;
+  readonly fusesEpilogue: boolean;
   private readonly cp: number; // channels padded to the lanes
   private readonly wPtr: number;
   private readonly xiPtr: number;
   private readonly xiTapStride: number;
+  /** The pass rounds the image in place (its pixel stride is already the padded one). */
+  private readonly inPlace: boolean;
 
   constructor(private readonly g: Geometry, private readonly mantissaBits: number,
     private readonly rec: DepthwiseRecord, q: Int8Array, scales: Float32Array, mode: BlockMode, keep: Keep) {
@@ -38,15 +44,17 @@ export class DepthwisePath implements ConvPath {
     this.xiPtr = keep(xi);
     this.xiTapStride = mode === 'taps' ? 0 : this.cp;
     this.imageStride = g.inChannels;
+    this.inPlace = this.cp === g.inChannels;
     this.pixelMultiple = rec.mr;
     this.zeroBytes = this.cp * 4;
     this.acc = depthwiseAcc(g, rec.channelMultiple);
     this.tileChannels = g.outChannels;
+    this.fusesEpilogue = this.cp === g.outChannels;
   }
 
   allocate(r: Runtime, hw: number, rows: number, _shares: number, lanes: number): Lane {
     const s = r.scratch;
-    const lane = { mant: hw * this.cp * 4, scale: 0, acc: rows * this.cp * 4 };
+    const lane = { mant: this.inPlace ? 0 : hw * this.cp * 4, scale: 0, acc: rows * this.cp * 4 };
     s.mant.ensure(lane.mant * lanes);
     s.weights.ensure(this.g.kh * this.g.kw * this.cp * 4);
     s.acc.ensure(lane.acc * lanes);
@@ -56,7 +64,7 @@ export class DepthwisePath implements ConvPath {
   pass(x: Share, _r: Runtime, image: number, p0: number, p1: number, lane: Lane): void {
     const { g, cp } = this;
     const q = bfpRecord(x.record(BfpParam.count), image + p0 * this.imageStride * 4, p1 - p0, this.imageStride, g.inChannels, 1, 1, 1, this.mantissaBits);
-    q[BfpParam.dst] = lane.mant + p0 * cp * 4; q[BfpParam.dstStride] = cp;
+    q[BfpParam.dst] = (this.inPlace ? image : lane.mant) + p0 * cp * 4; q[BfpParam.dstStride] = cp;
     x.call(this.rec.bfp, x.ptr);
   }
 
@@ -64,15 +72,17 @@ export class DepthwisePath implements ConvPath {
     x.call(this.rec.weights, this.wPtr, this.xiPtr, this.xiTapStride, this.g.kh * this.g.kw, this.cp, r.scratch.weights.ptr);
   }
 
-  kernel(x: Share, r: Runtime, _image: number, indir: number, r0: number, r1: number, _t0: number, _t1: number, zero: number, lane: Lane): void {
+  kernel(x: Share, r: Runtime, image: number, indir: number, r0: number, r1: number, _t0: number, _t1: number, zero: number, lane: Lane,
+    epi?: FusedEpilogue): void {
     const { cp } = this;
     const s = r.scratch;
     const taps = this.g.kh * this.g.kw;
     const p = x.record(ConvParam.count);
     p[ConvParam.indirection] = indir + r0 * taps * 4; p[ConvParam.npix] = r1 - r0; p[ConvParam.taps] = taps;
-    p[ConvParam.input] = lane.mant; p[ConvParam.inputStride] = cp; p[ConvParam.zeroInput] = zero;
+    p[ConvParam.input] = this.inPlace ? image : lane.mant; p[ConvParam.inputStride] = cp; p[ConvParam.zeroInput] = zero;
     p[ConvParam.channels] = cp; p[ConvParam.weights] = s.weights.ptr;
-    p[ConvParam.output] = lane.acc + r0 * cp * 4; p[ConvParam.outputStride] = cp;
+    p[ConvParam.output] = (epi ? epi.dst : lane.acc) + r0 * cp * 4; p[ConvParam.outputStride] = cp;
+    if (epi) writeEpilogue(p, x.f32(), epi);
     x.call(this.rec.kernel, x.ptr);
   }
 }

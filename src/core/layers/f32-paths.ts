@@ -5,7 +5,7 @@ import type { Share } from '../threads/job.js';
 import type { FloatRecord } from '../kernel-table.js';
 import { ConvParam } from '../abi.js';
 import { packDepthwise, packFloat, roundUp } from '../pack.js';
-import { type AccLayout, type ConvPath, type Keep, type Lane, depthwiseAcc, tiledAcc } from './path.js';
+import { type AccLayout, type ConvPath, type FusedEpilogue, type Keep, type Lane, depthwiseAcc, tiledAcc, writeEpilogue } from './path.js';
 
 export class F32IgemmPath implements ConvPath {
   readonly imageStride: number;
@@ -15,6 +15,7 @@ export class F32IgemmPath implements ConvPath {
   readonly acc: AccLayout;
   readonly channelTiles: number;
   readonly tileChannels: number;
+  readonly fusesEpilogue = false;
   private readonly wPtr: number;
   private readonly groupFloats: number;
 
@@ -66,6 +67,7 @@ export class F32DwconvPath implements ConvPath {
   /** The kernel runs every channel at once: it splits over rows only. */
   readonly channelTiles = 1;
   readonly tileChannels: number;
+  readonly fusesEpilogue: boolean;
   private readonly wPtr: number;
 
   constructor(private readonly g: Geometry, private readonly rec: FloatRecord, weights: Float32Array, keep: Keep) {
@@ -76,6 +78,7 @@ export class F32DwconvPath implements ConvPath {
     this.pixelMultiple = rec.mr;
     this.acc = depthwiseAcc(g, rec.channelMultiple);
     this.tileChannels = g.outChannels;
+    this.fusesEpilogue = this.imageStride === g.outChannels;
   }
 
   allocate(r: Runtime, _hw: number, rows: number, _shares: number, lanes: number): Lane {
@@ -87,14 +90,16 @@ export class F32DwconvPath implements ConvPath {
 
   prepare(): void {}
 
-  kernel(x: Share, _r: Runtime, image: number, indir: number, r0: number, r1: number, _t0: number, _t1: number, zero: number, lane: Lane): void {
+  kernel(x: Share, _r: Runtime, image: number, indir: number, r0: number, r1: number, _t0: number, _t1: number, zero: number, lane: Lane,
+    epi?: FusedEpilogue): void {
     const cp = this.imageStride;
     const taps = this.g.kh * this.g.kw;
     const p = x.record(ConvParam.count);
     p[ConvParam.indirection] = indir + r0 * taps * 4; p[ConvParam.npix] = r1 - r0; p[ConvParam.taps] = taps;
     p[ConvParam.input] = image; p[ConvParam.inputStride] = cp; p[ConvParam.zeroInput] = zero;
     p[ConvParam.channels] = cp; p[ConvParam.weights] = this.wPtr;
-    p[ConvParam.output] = lane.acc + r0 * cp * 4; p[ConvParam.outputStride] = cp;
+    p[ConvParam.output] = (epi ? epi.dst : lane.acc) + r0 * cp * 4; p[ConvParam.outputStride] = cp;
+    if (epi) writeEpilogue(p, x.f32(), epi);
     x.call(this.rec.kernel, x.ptr);
   }
 }

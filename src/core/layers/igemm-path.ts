@@ -18,6 +18,7 @@ export class IgemmPath implements ConvPath {
   readonly acc: AccLayout;
   readonly channelTiles: number;
   readonly tileChannels: number;
+  readonly fusesEpilogue = false;
   private readonly wPtr: number;
   private readonly xiPtr: number;
   private readonly groupWeightBytes: number;

@@ -6,6 +6,7 @@ import type { Geometry } from '../geometry.js';
 import type { Runtime } from '../runtime.js';
 import type { Share } from '../threads/job.js';
 import { roundUp } from '../pack.js';
+import { ConvParam } from '../abi.js';
 
 /** Where a path's kernels leave the pre-epilogue sums: per pixel `stride` floats; per call. */
 export interface AccLayout {
@@ -35,12 +36,43 @@ export interface ConvPath {
    * (each lane its own pass output and accumulator); returns the bytes of one lane of each.
    */
   allocate(r: Runtime, hw: number, rows: number, shares: number, lanes: number): Lane;
-  /** The pass over input pixels [p0, p1) of the NHWC image (BFP; none for float paths). Its calls return 1 on a NaN or ±Inf. */
+  /**
+   * The pass over input pixels [p0, p1) of the NHWC image (BFP; none for float paths). Its calls
+   * return 1 on a NaN or ±Inf. The image is the forward path's own copy, so a pass may write over
+   * it, as long as every NaN or ±Inf stays one (the input is then scanned again to name it).
+   */
   pass(x: Share, r: Runtime, image: number, p0: number, p1: number, lane: Lane): void;
   /** Per-call work the kernels read and no pass writes (dequantized weights), on one share. */
   prepare(x: Share, r: Runtime): void;
-  /** The kernel over output rows [r0, r1) (multiples of pixelMultiple) and channel tiles [t0, t1) of every group. */
-  kernel(x: Share, r: Runtime, image: number, indir: number, r0: number, r1: number, t0: number, t1: number, zero: number, lane: Lane): void;
+  /** Whether kernel() can apply the epilogue itself, writing NHWC output (see FusedEpilogue). */
+  readonly fusesEpilogue: boolean;
+  /**
+   * The kernel over output rows [r0, r1) (multiples of pixelMultiple) and channel tiles [t0, t1)
+   * of every group: into the lane's accumulator, or, given `epi` (only where fusesEpilogue),
+   * through the epilogue into the output.
+   */
+  kernel(x: Share, r: Runtime, image: number, indir: number, r0: number, r1: number, t0: number, t1: number, zero: number, lane: Lane,
+    epi?: FusedEpilogue): void;
+}
+
+/**
+ * The epilogue done by the kernel: an image's NHWC output at `dst` (pixel stride outChannels),
+ * per-channel scale and shift at `scale`, `shift` (wasm offsets), clamped to [lo, hi]. For paths
+ * whose accumulator already has the output's layout, so the sums need not be written and read
+ * back by a pass of their own.
+ */
+export interface FusedEpilogue {
+  dst: number;
+  scale: number;
+  shift: number;
+  lo: number;
+  hi: number;
+}
+
+/** Writes a fused epilogue's fields into a ConvParam record `p` (its f32 view `f`). */
+export function writeEpilogue(p: Int32Array, f: Float32Array, epi: FusedEpilogue): void {
+  p[ConvParam.epiScale] = epi.scale; p[ConvParam.epiShift] = epi.shift;
+  f[ConvParam.lo] = epi.lo; f[ConvParam.hi] = epi.hi;
 }
 
 /** One image's per-call buffers: the pass's output (mantissas or exact floats), its block records, the accumulator. */

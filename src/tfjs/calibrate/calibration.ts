@@ -5,7 +5,7 @@ import type { ConvCall, DSConvPlugin, PluginLayer } from '../types.js';
 import type { CalibrationMethod, CalibrationProgress, LayerStats } from './types.js';
 import { type Dims, layerDims } from './dims.js';
 import { InputStats, TargetStats } from './stats.js';
-import { columns, floatConv, gatherOutput, gatherPixels, positions } from './samples.js';
+import { columns, floatConv, gatherOutput, gatherPixels, pixelDigest, positions } from './samples.js';
 import { type FitInput, type Fitted, fitLayer, quality } from './fit.js';
 
 export interface Settings {
@@ -39,6 +39,20 @@ interface Layer {
   fittedAt: number;
 }
 
+/**
+ * A conv is refitted before a call once its statistics have grown this much since its last fit:
+ * three fits for 8 batches, four for 32. Refitting on every doubling cost a third more and gave
+ * MobileNetV2 no better result (docs/BENCHMARKS.md#calibration).
+ */
+const REFIT_GROWTH = 4;
+
+/**
+ * Convs with more inputs per group than this are fitted once, on the call that brings their last
+ * images: a fit costs them seconds (the factorisation grows as the cube), and the convs after
+ * them, fitted to the float conv on their own input, hardly depend on it.
+ */
+const REFIT_MAX_INPUTS = 2304;
+
 export class Calibration {
   private readonly layers = new Map<PluginLayer, Layer>();
   private phase: 'float' | 'quantized' | 'final' = 'float';
@@ -46,8 +60,8 @@ export class Calibration {
   private images = 0;
   private batchImages = 0;
   private passLayers = new Set<Layer>();
-  /** Per geometry and input shape, the sampled input pixels of the last conv of this pass that read them. */
-  private seen = new Map<string, { first: number; px: Float32Array; stats: InputStats }>();
+  /** Per geometry, input shape and first image, the digest of the sampled pixels of the last conv of this pass that read them. */
+  private seen = new Map<string, { digest: string; stats: InputStats }>();
 
   constructor(private readonly plugin: DSConvPlugin, private readonly s: Settings) {}
 
@@ -71,9 +85,11 @@ export class Calibration {
 
   /**
    * Quantized pass: adds this call's sampled inputs and targets to the layer's statistics and,
-   * when they have doubled since its last fit (or it has none), refits it on everything so far
-   * before it runs: about log2(calls) fits whatever the batches (returns nothing, so the plug-in
-   * runs the DSConv layer just installed).
+   * when they have grown REFIT_GROWTH-fold since its last fit (or it has none), or this call
+   * brings the last of the `count` images, refits it on everything so far before it runs: about
+   * log4(calls) fits whatever the batches, the last of them on every image, so the convs after it
+   * see its final fit in the last batch too (returns nothing, so the plug-in runs the DSConv layer
+   * just installed).
    */
   quantized(call: ConvCall): undefined {
     const l = this.layer(call);
@@ -87,11 +103,19 @@ export class Calibration {
     } else {
       T = gatherOutput(call, floatConv(call), pos);
     }
-    const px = gatherPixels(call, pos);
-    const X = this.inputs(l, call, first, px, pos.length);
-    l.target.add(X, T, pos.length);
-    const n = l.target.n;
-    if (n > 0 && (l.fits === 0 || n >= 2 * l.fittedAt)) this.refit(l);
+    const own = this.inputs(l, call, first, pixelDigest(call, pos));
+    // In slices of positions, so the patches and their columns stay small however many
+    // positions a call has; the sums take the positions in the same order either way.
+    const S = pos.length;
+    for (let a = 0; a < S; a += SLICE) {
+      const b = Math.min(S, a + SLICE), p = pos.subarray(a, b);
+      const X = columns(gatherPixels(call, p), b - a, l.d, l.settings.blockSize, l.settings.mantissaBits);
+      if (own) l.input!.add(X, b - a);
+      l.target.add(X, b - a === S ? T : sliceColumns(T, S, a, b), b - a);
+    }
+    const n = l.target.n, last = l.images + l.passImages === this.s.count;
+    const due = last || l.fits === 0 || n >= REFIT_GROWTH * l.fittedAt;
+    if (n > 0 && due && (last || l.d.D <= REFIT_MAX_INPUTS)) this.refit(l);
     this.progress(l);
     return undefined;
   }
@@ -105,7 +129,7 @@ export class Calibration {
     this.batch++;
   }
 
-  /** The last fits (of the layers the last batch added to since they were fitted) and the report. */
+  /** The last fits (of convs the images ran out on before `count`, if any) and the report. */
   finish(): LayerStats[] {
     this.phase = 'final';
     this.passLayers.clear();
@@ -154,27 +178,25 @@ export class Calibration {
   }
 
   /**
-   * This call's input columns, added to the layer's input statistics, unless an earlier conv of
-   * this pass read the same pixels at the same positions (an Inception block's branches): then
-   * both share one InputStats, summed once. Sharing is settled in the first batch.
+   * Whether this call's inputs are to be added to the layer's input statistics: not if an earlier
+   * conv of this pass read the same pixels at the same positions (an Inception block's
+   * branches), which then shares its InputStats with this one. Sharing is settled in the first batch.
    */
-  private inputs(l: Layer, call: ConvCall, first: number, px: Float32Array, S: number): Float32Array {
+  private inputs(l: Layer, call: ConvCall, first: number, digest: string): boolean {
     const o = call.options, sh = call.shape;
     const key = [o.kernelSize, o.stride, o.dilation, o.padding, o.groups ?? 1, o.inChannels, sh.height, sh.width, sh.batch, sh.layout,
-      l.settings.blockSize, l.settings.mantissaBits].join('|');
+      l.settings.blockSize, l.settings.mantissaBits, first].join('|');
     const seen = this.seen.get(key);
-    const same = seen !== undefined && seen.first === first && equal(seen.px, px);
-    const X = columns(px, S, l.d, l.settings.blockSize, l.settings.mantissaBits);
+    const same = seen !== undefined && seen.digest === digest;
     if (!l.input) {
-      if (same) { l.input = seen.stats; return X; }
+      if (same) { l.input = seen.stats; return false; }
       l.input = new InputStats(l.d.groups, l.d.D, l.index);
     } else if (l.input.owner !== l.index) {
-      if (same && seen.stats === l.input) return X;
+      if (same && seen.stats === l.input) return false;
       throw new Error(`calibrate: conv ${l.index} read the same input as conv ${l.input.owner} in the first batch but not in batch ${this.batch}; the model must run the same way on every batch`);
     }
-    l.input.add(X, S);
-    this.seen.set(key, { first, px, stats: l.input });
-    return X;
+    this.seen.set(key, { digest, stats: l.input });
+    return true;
   }
 
   private fitInput(l: Layer): FitInput {
@@ -202,8 +224,12 @@ export class Calibration {
   }
 }
 
-function equal(a: Float32Array, b: Float32Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+/** Positions per slice of a call. */
+const SLICE = 1024;
+
+/** Columns [a, b) of the rows of T (rows of S). */
+function sliceColumns(T: Float32Array, S: number, a: number, b: number): Float32Array {
+  const rows = T.length / S, n = b - a, out = new Float32Array(rows * n);
+  for (let r = 0; r < rows; r++) out.set(T.subarray(r * S + a, r * S + b), r * n);
+  return out;
 }

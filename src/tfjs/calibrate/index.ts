@@ -4,10 +4,10 @@
 //    positions per image the pre-activation outputs are kept (the float network's targets);
 // 2. quantized, in execution order: each conv adds the BFP-dequantized inputs it reads at those
 //    positions, and the targets, to its running statistics, is refitted on everything so far
-//    whenever that has doubled since its last fit, and runs; the convs after it see its
+//    whenever that has grown fourfold since its last fit, and runs; the convs after it see its
 //    calibrated outputs. Between calls only the statistics are kept (stats.ts), so memory does not
-//    grow with the number of images; the last fit, at the end, uses every image. With one call per
-//    conv this is the layer-by-layer calibration of a single pass. The fits:
+//    grow with the number of images; the last fit, on the call with the last images, uses every
+//    image. With one call per conv this is the layer-by-layer calibration of a single pass. The fits:
 //    - 'rounding': data-aware choice of the VQK integers, error-compensating in the manner of
 //      GPTQ/OBQ (columns quantized in turn, the error of each spread over the columns not yet
 //      quantized through the inverse Hessian of the layer's inputs), with the KDS held fixed;

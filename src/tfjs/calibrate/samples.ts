@@ -99,10 +99,10 @@ export function gatherOutput(call: ConvCall, y: Float32Array, pos: Int32Array): 
 }
 
 /**
- * The float input pixels each sampled position reads, [S·taps][Cin] (tap-major per position),
- * zero where a tap reads padding: compared between convs to find those that read the same input.
+ * Calls `visit(row, at, stride)` for each tap of each sampled position that reads the input:
+ * row s·taps + t of the patches, the input index of its first channel and the channel stride.
  */
-export function gatherPixels(call: ConvCall, pos: Int32Array): Float32Array {
+function eachPixel(call: ConvCall, pos: Int32Array, visit: (row: number, at: number, stride: number) => void): void {
   const opts = call.options;
   const Cin = opts.inChannels;
   const [kh, kw] = opts.kernelSize as [number, number];
@@ -111,25 +111,52 @@ export function gatherPixels(call: ConvCall, pos: Int32Array): Float32Array {
   const [sy, sx] = opts.stride as [number, number];
   const [dy, dx] = opts.dilation as [number, number];
   const [pt, pl] = opts.padding as number[];
-  const x = call.input, nchw = call.shape.layout === 'NCHW', plane = H * W;
-  const taps = kh * kw, S = pos.length;
-  const px = new Float32Array(S * taps * Cin);
-  for (let s = 0; s < S; s++) {
+  const nchw = call.shape.layout === 'NCHW', plane = H * W;
+  for (let s = 0; s < pos.length; s++) {
     const p = pos[s];
     const n = Math.floor(p / (oh * ow)), oy = Math.floor((p % (oh * ow)) / ow), ox = p % ow;
     for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) {
       const iy = oy * sy - pt + i * dy, ix = ox * sx - pl + j * dx;
       if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
-      const to = (s * taps + i * kw + j) * Cin;
-      if (nchw) {
-        const at = n * Cin * plane + iy * W + ix;
-        for (let c = 0; c < Cin; c++) px[to + c] = x[at + c * plane];
-      } else {
-        px.set(x.subarray(((n * H + iy) * W + ix) * Cin, ((n * H + iy) * W + ix + 1) * Cin), to);
-      }
+      const row = s * kh * kw + i * kw + j;
+      if (nchw) visit(row, n * Cin * plane + iy * W + ix, plane);
+      else visit(row, ((n * H + iy) * W + ix) * Cin, 1);
     }
   }
+}
+
+/** The float input pixels each sampled position reads, [S·taps][Cin] (tap-major per position), zero where a tap reads padding. */
+export function gatherPixels(call: ConvCall, pos: Int32Array): Float32Array {
+  const Cin = call.options.inChannels, x = call.input;
+  const [kh, kw] = call.options.kernelSize as [number, number];
+  const px = new Float32Array(pos.length * kh * kw * Cin);
+  eachPixel(call, pos, (row, at, stride) => {
+    const to = row * Cin;
+    if (stride === 1) px.set(x.subarray(at, at + Cin), to);
+    else for (let c = 0; c < Cin; c++) px[to + c] = x[at + c * stride];
+  });
   return px;
+}
+
+/**
+ * Two 32-bit hashes (FNV-1a and a multiplicative one) of the bits of the pixels gatherPixels
+ * would gather, and where: convs whose digests match read the same input at the same positions.
+ * A digest rather than the pixels themselves, which for a large sample would take more memory
+ * than the fits; two independent hashes of the same bits collide about once in 2^64.
+ */
+export function pixelDigest(call: ConvCall, pos: Int32Array): string {
+  const x = call.input, Cin = call.options.inChannels;
+  const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  let a = 0x811c9dc5, b = 0x2545f491;
+  eachPixel(call, pos, (row, at, stride) => {
+    a = Math.imul(a ^ row, 0x01000193);
+    for (let c = 0; c < Cin; c++) {
+      const v = bits[at + c * stride];
+      a = Math.imul(a ^ v, 0x01000193);
+      b = Math.imul(b ^ v, 0x9e3779b1) ^ (b >>> 13);
+    }
+  });
+  return `${pos.length}:${a >>> 0}:${b >>> 0}`;
 }
 
 /**

@@ -41,7 +41,7 @@ export interface CalibrateOptions {
 
 /** Where calibration is: for progress bars and time estimates. */
 export interface CalibrationProgress {
-  /** 'float' and 'quantized': the two passes over a batch (only the second with target 'layer'); 'final': the last fits, after the images. */
+  /** 'float' and 'quantized': the two passes over a batch (only the second with target 'layer'); 'final': the report, after the images (and the last fits if the images ran out before `count`). */
   phase: 'float' | 'quantized' | 'final';
   target: 'network' | 'layer';
   /** The batch (0-based); the number of batches in 'final'. */
@@ -75,7 +75,7 @@ export interface LayerStats {
   images: number;
   /** Methods actually applied (rounding is skipped above MAX_HESSIAN inputs per group). */
   applied: CalibrationMethod[];
-  /** How many times it was fitted (when its statistics had doubled, and at the end if they had grown since). */
+  /** How many times it was fitted (when its statistics had grown fourfold, and on the call with its last images). */
   fits: number;
   /** The earlier conv that reads the same input, whose input statistics (and Hessian) it shares. */
   sharedWith?: number;
