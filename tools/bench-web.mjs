@@ -19,8 +19,8 @@ installed left out unless named in --engines), and shows progress, a table, a ba
 JSON; the options above preset it. --headless runs it in a headless browser instead, prints the
 table, and writes the JSON to FILE (or prints it): --browser chromium (the default: the one npm ci
 installs, or $CHROMIUM_PATH) or firefox (Debian's firefox-esr, or $FIREFOX_PATH). The page is
-cross-origin isolated, so dsconv and onnxruntime-web run on dsconv's default threads (min(4,
-cores)), or on --threads N; xnnpack-f32 runs on one. Needs \`npm run build\`.`;
+cross-origin isolated, so dsconv and onnxruntime-web run on dsconv's default threads (half the
+cores, at most 4), or on --threads N; xnnpack-f32 runs on one. Needs \`npm run build\`.`;
 
 /** The package's four binaries: portable and relaxed, each also threaded. */
 export const WASM_FILES = ['dsconv.wasm', 'dsconv-relaxed.wasm', 'dsconv-threads.wasm', 'dsconv-relaxed-threads.wasm'];

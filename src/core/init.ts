@@ -22,12 +22,15 @@ export interface InitOptions {
   build?: 'auto' | Build;
   /**
    * Threads a call may run on, the calling one included: a number from 1 to 64, or 'auto'
-   * (default): min(4, the cores the platform reports). 1 runs everything on the calling thread
-   * with no workers. More than 1 needs shared memory and workers; where they are missing (a page
-   * that is not cross-origin isolated) the runtime runs on one thread and getInfo() says why.
-   * Four by default because a layer's call is split into phases with a barrier between them,
-   * and past four threads the barriers cost small layers more than the split gains; ask for
-   * more on big inputs. In Node the DSCONV_THREADS environment variable sets the default.
+   * (default): half the cores the platform reports, rounded up, at most 4 (onnxruntime-web's
+   * rule). 1 runs everything on the calling thread with no workers. More than 1 needs shared
+   * memory and workers; where they are missing (a page that is not cross-origin isolated) the
+   * runtime runs on one thread and getInfo() says why. Half the cores because the rest of an app
+   * (a model's other ops, a page) needs them: on 2 cores a whole model through the TF.js plug-in
+   * ran no faster on 2 threads than on 1 (docs/BENCHMARKS.md#threads), though single layers did.
+   * At most four because each call has barriers between its phases, which cost small layers
+   * more than the split gains past that; ask for more on big inputs. In Node the DSCONV_THREADS
+   * environment variable sets the default.
    */
   threads?: number | 'auto';
   /** Where the workers' script is (threads/worker.js beside this module by default): for bundles that move it. */
@@ -220,7 +223,7 @@ async function requestedThreads(options: InitOptions): Promise<number> {
   const [name, value]: [string, unknown] = options.threads !== undefined ? ['options.threads', options.threads]
     : env ? ['DSCONV_THREADS', env === 'auto' ? env : Number(env)] : ['options.threads', 'auto'];
   checkThreads(name, value);
-  return value === 'auto' ? Math.min(4, await cores()) : value as number;
+  return value === 'auto' ? Math.min(4, Math.ceil(await cores() / 2)) : value as number;
 }
 
 function checkThreads(name: string, v: unknown): void {

@@ -131,7 +131,7 @@ test('init() again: no options or the same ones resolve; other options reject na
   const other = build === 'simd' ? 'relaxed' : 'simd';
   await rejects({ build: other }, RangeError, new RegExp(`^options\\.build is '${other}', but dsconv is already initialised with the '${build}' build; init\\(\\) options take effect once`));
   // threads like build: the count the first call resolved agrees, another does not.
-  const asked = Math.min(4, availableParallelism());
+  const asked = Math.min(4, Math.ceil(availableParallelism() / 2)); // 'auto', as documented
   for (const same of [{ threads: 'auto' }, { threads: asked }]) await init(same);
   await rejects({ threads: asked + 1 }, RangeError, new RegExp(`^options\\.threads is ${asked + 1}, but dsconv is already initialised for ${asked} threads?; init\\(\\) options take effect once`));
   await rejects({ wasmUrl: 'other.wasm' }, RangeError, /^options\.wasmUrl differs from the first init\(\) call's, which did not give it; init\(\) options take effect once/);

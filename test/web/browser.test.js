@@ -20,7 +20,8 @@ const csp = (extra = '') => `default-src 'none'; script-src 'self' 'wasm-unsafe-
 const HTML = '<!doctype html><meta charset="utf-8"><title>dsconv test</title><script type="module" src="/dist/core/page.js"></script>';
 // Cross-origin isolation, which shared memory (and so threads) needs in a page.
 const ISOLATED = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
-const THREADS = Math.min(4, availableParallelism());
+// Asked for explicitly: 'auto' is half the cores, one on a 2-core machine.
+const THREADS = Math.max(2, Math.min(4, availableParallelism()));
 // No bundler: the page maps 'dsconv' to the package's own dist/core/index.js (whose imports are all relative).
 const NONCE = 'f0e1d2c3';
 const RAW_HTML = `<!doctype html><meta charset="utf-8"><title>dsconv unbundled</title>
@@ -153,7 +154,7 @@ test('unbundled: dist/ as published, imported through an import map, streamed, s
 });
 
 test(`threads: a cross-origin isolated page runs on ${THREADS} threads, the main thread spinning, same outputs`, async () => {
-  const got = await inPage({}, '/isolated');
+  const got = await inPage({ threads: THREADS }, '/isolated');
   assert.is(got.error, undefined);
   assert.is(got.isolated, true);
   assert.is(got.threads, THREADS, got.threadsReason);
@@ -213,7 +214,7 @@ test('the benchmark page: progress, table, chart, and the JSON of `dsconv bench 
   const lines = [];
   let got;
   try {
-    got = await runHeadless(browser, bench.url, { layers: layers[0].name, ...timing }, (l) => lines.push(l));
+    got = await runHeadless(browser, bench.url, { layers: layers[0].name, threads: String(THREADS), ...timing }, (l) => lines.push(l));
   } finally {
     await bench.close();
   }
