@@ -4,7 +4,6 @@
 // Outputs must be bit-identical to the same artifact run in Node.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
@@ -13,8 +12,8 @@ import * as tfc from '@tensorflow/tfjs-converter';
 import { init } from 'dsconv';
 import { useDSConv, encodeArtifact, loadQuantizedModel } from 'dsconv/tfjs';
 import { fileIO } from 'dsconv/files';
-import { bundle, serve, launchBrowser, root, waitInPage } from '../../tools/web.mjs';
-import { WASM_FILES } from '../../tools/bench-web.mjs';
+import { bundle, root } from '../../tools/web.mjs';
+import { openPage } from './tfjs-page.js';
 import { rng } from '../util.js';
 
 tf.env().set('IS_TEST', true);
@@ -68,16 +67,7 @@ test.before(async () => {
       // Only the artifact is served: no model.json, no weight shards.
       routes[`/models/${m.file}`] = { body: Buffer.from(m.bytes), type: 'application/octet-stream' };
     }
-    for (const name of WASM_FILES) routes[`/build/${name}`] = { body: readFileSync(`${root}build/${name}`), type: 'application/wasm' };
-    for (const name of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) {
-      routes[`/tfjs-wasm/${name}`] = { body: readFileSync(`${root}node_modules/@tensorflow/tfjs-backend-wasm/dist/${name}`), type: 'application/wasm' };
-    }
-    server = await serve(routes);
-    browser = await launchBrowser('chromium');
-    page = await browser.newPage();
-    page.on('pageerror', (e) => console.error('page error:', e.message));
-    await page.goto(server.url);
-    await waitInPage(page, () => typeof globalThis.artifactTest === 'function');
+    ({ server, browser, page } = await openPage(routes, () => typeof globalThis.artifactTest === 'function'));
   } catch (e) {
     setupError = e; // uvu drops errors thrown here (see browser.test.js): every test fails instead
   }

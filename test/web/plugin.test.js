@@ -5,7 +5,6 @@
 // deterministic kernels (the same wasm binary, or JavaScript float32 arithmetic).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
@@ -14,8 +13,8 @@ import * as tfc from '@tensorflow/tfjs-converter';
 import { init } from 'dsconv';
 import { useDSConv } from 'dsconv/tfjs';
 import { fileIO } from 'dsconv/files';
-import { bundle, serve, launchBrowser, root, waitInPage } from '../../tools/web.mjs';
-import { WASM_FILES } from '../../tools/bench-web.mjs';
+import { bundle, root } from '../../tools/web.mjs';
+import { openPage } from './tfjs-page.js';
 import { rng, randn } from '../util.js';
 
 tf.env().set('IS_TEST', true);
@@ -85,16 +84,7 @@ test.before(async () => {
       ...modelRoutes('/models/small', small),
       ...modelRoutes('/models/mid', mid),
     };
-    for (const name of WASM_FILES) routes[`/build/${name}`] = { body: readFileSync(`${root}build/${name}`), type: 'application/wasm' };
-    for (const name of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) {
-      routes[`/tfjs-wasm/${name}`] = { body: readFileSync(`${root}node_modules/@tensorflow/tfjs-backend-wasm/dist/${name}`), type: 'application/wasm' };
-    }
-    server = await serve(routes);
-    browser = await launchBrowser('chromium');
-    page = await browser.newPage();
-    page.on('pageerror', (e) => console.error('page error:', e.message));
-    await page.goto(server.url);
-    await waitInPage(page, () => typeof globalThis.pluginTest === 'function');
+    ({ server, browser, page } = await openPage(routes, () => typeof globalThis.pluginTest === 'function'));
   } catch (e) {
     setupError = e; // uvu drops errors thrown here (see browser.test.js): every test fails instead
   }
