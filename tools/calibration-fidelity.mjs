@@ -2,8 +2,9 @@
 // and `dsconv eval` measure it (the same figures for the same settings): 4-bit, depthwise 'taps',
 // calibrated on the crops of CAL (streamed 8 at a time), top-1 agreement and logits SQNR on those
 // of EVAL; with EIGHT (conv indices, e.g. 1 or 0,1) those convs are kept at 8 bits. The figures of
-// docs/BENCHMARKS.md#calibration. Usage (crops from tools/photo-crops.mjs):
-//   npm run build && node tools/calibration-fidelity.mjs CAL EVAL [SEED=1] [EIGHT] [SAMPLES=2048]
+// docs/BENCHMARKS.md#calibration. BNs are folded (the plug-in's default with the model); FOLD=0
+// keeps them apart. Usage (crops from tools/photo-crops.mjs):
+//   npm run build && [FOLD=0] node tools/calibration-fidelity.mjs CAL EVAL [SEED=1] [EIGHT] [SAMPLES=2048]
 import { init, sqnrDb } from 'dsconv';
 import { useDSConv, calibrate, DEFAULT_BATCH_SIZE } from 'dsconv/tfjs';
 import { listImages } from 'dsconv/files';
@@ -31,7 +32,7 @@ const logits = () => {
 touch(l);
 const float = logits();
 const at8 = eight ? eight.split(',').map(Number) : [];
-const plugin = useDSConv(tf, { bits: 4, depthwiseBlocks: 'taps', model: l.model, layers: ({ index }) => (at8.includes(index) ? { bits: 8 } : true) });
+const plugin = useDSConv(tf, { bits: 4, depthwiseBlocks: 'taps', model: l.model, foldBatchNorm: process.env.FOLD !== '0', layers: ({ index }) => (at8.includes(index) ? { bits: 8 } : true) });
 touch(l);
 const count = Math.min(64, listImages(cal).length);
 const t0 = performance.now();
