@@ -24,6 +24,8 @@ cores, at most 4), or on --threads N; xnnpack-f32 runs on one. Needs \`npm run b
 
 /** The package's four binaries: portable and relaxed, each also threaded. */
 export const WASM_FILES = ['dsconv.wasm', 'dsconv-relaxed.wasm', 'dsconv-threads.wasm', 'dsconv-relaxed-threads.wasm'];
+/** tfjs-backend-wasm's three binaries (it picks one at run time), in its dist/. */
+export const TFJS_WASM_FILES = ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'];
 
 /** The page's files: HTML, page and worker bundles (in dist/core/, beside build/ as published), wasm, the pool's worker. */
 export async function benchRoutes() {
@@ -72,7 +74,7 @@ setWasmPaths(new URL('./', import.meta.url).href);
 env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
 export * from '@tensorflow/tfjs-core';`;
     routes[PEER_URLS.tf] = { body: await bundle({ contents }), type: 'text/javascript', headers };
-    for (const name of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) {
+    for (const name of TFJS_WASM_FILES) {
       routes[PEER_URLS.tf.replace(/[^/]*$/, name)] = file(`${tfWasm}${name}`, 'application/wasm');
     }
   }

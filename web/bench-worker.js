@@ -2,11 +2,10 @@
 // engines and the peers of `dsconv bench` (onnxruntime-web, tfjs-backend-wasm), off the page's
 // thread, so the page keeps drawing while calls are timed back to back.
 import './benchmark-host.js';
-import { runBench, dsconvEngines, loadPeers, peerModules, selectLayers, SUITE, DSCONV_ENGINES, PEER_ENGINES } from 'dsconv/bench';
+import { runBench, dsconvEngines, loadPeers, peerModules, selectLayers, selectEngines, SUITE, ALL_ENGINES, PEER_ENGINES } from 'dsconv/bench';
 import { init, getInfo } from 'dsconv';
 import { PEER_URLS } from './peer-urls.js';
 
-const ALL_ENGINES = [...DSCONV_ENGINES, ...PEER_ENGINES];
 // Absolute URLs on the page's origin: import() takes no bare package name here.
 const at = (path) => new URL(path, self.location.href).href;
 peerModules.ort = at(PEER_URLS.ort);
@@ -16,8 +15,7 @@ peerModules.tfCore = peerModules.tfWasm = at(PEER_URLS.tf);
 self.onmessage = async ({ data }) => {
   try {
     // As `dsconv bench --engines`: known names only, run in the suite's order.
-    for (const id of data.engines ?? []) if (!ALL_ENGINES.includes(id)) throw new RangeError(`unknown engine ${JSON.stringify(id)}; engines are ${ALL_ENGINES.join(', ')}`);
-    const named = data.engines ? ALL_ENGINES.filter((id) => data.engines.includes(id)) : ALL_ENGINES;
+    const named = data.engines ? selectEngines(data.engines) : ALL_ENGINES;
     await init({ ...(data.build ? { build: data.build } : {}), ...(data.threads ? { threads: data.threads } : {}) });
     // ORT is asked for dsconv's count; a peer named in `engines` must load, one picked by default may be unavailable.
     const { engines: peers, unavailable } = await loadPeers(named.filter((id) => PEER_ENGINES.includes(id)), data.engines !== undefined,

@@ -6,8 +6,18 @@ import { getInfo } from '../core/runtime.js';
 import { nchwToNhwc, nhwcToNchw } from '../core/layout.js';
 import type { Engine } from './engine.js';
 import { type LayerData, convOptions } from './suite.js';
+import { PEER_ENGINES } from './peers.js';
 
 export const DSCONV_ENGINES = ['dsconv-int4', 'dsconv-int8', 'dsconv-f32'] as const;
+
+/** Every engine of the benchmark, dsconv's then the peers: the suite's order. */
+export const ALL_ENGINES: readonly string[] = [...DSCONV_ENGINES, ...PEER_ENGINES];
+
+/** The engines named in `ids`, in the suite's order whatever the order given; an unknown name is a RangeError listing them. */
+export function selectEngines(ids: readonly string[]): string[] {
+  for (const id of ids) if (!ALL_ENGINES.includes(id)) throw new RangeError(`unknown engine ${JSON.stringify(id)}; engines are ${ALL_ENGINES.join(', ')}`);
+  return ALL_ENGINES.filter((id) => ids.includes(id));
+}
 
 /**
  * This package's engines. NHWC is their natural layout (the kernels read NHWC; NCHW adds a

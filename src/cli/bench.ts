@@ -2,14 +2,13 @@
 import { cpus } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import {
-  runBench, runBreakdown, dsconvEngines, selectLayers, loadPeers, loadBenchmark, SUITE, DSCONV_ENGINES, PEER_ENGINES, ROUNDS,
+  runBench, runBreakdown, dsconvEngines, selectLayers, selectEngines, loadPeers, loadBenchmark, SUITE, ALL_ENGINES, PEER_ENGINES, ROUNDS,
   formatTable, formatWeights, formatBreakdown, benchJson, benchSvg, markdownTable, type Engine, type PeerId, type Progress,
 } from '../bench/index.js';
 import { init } from '../core/init.js';
 import { getInfo } from '../core/runtime.js';
 import { readFlags, text, oneOf, int, list, prepareOutput, UsageError } from './args.js';
 
-const ALL_ENGINES: readonly string[] = [...DSCONV_ENGINES, ...PEER_ENGINES];
 const LAYOUTS = ['NHWC', 'NCHW'] as const;
 
 export const BENCH_USAGE = `usage: dsconv bench [--quick] [--layout NHWC|NCHW] [--layers NAME,...] [--engines ID,...]
@@ -56,11 +55,12 @@ const BENCH_FLAGS = {
       throw new UsageError((e as Error).message);
     }
   },
-  // Named engines run in the suite's order, whatever the order given.
   engines: (v: string) => {
-    const ids = list(v).map((id) => id.trim());
-    for (const id of ids) if (!ALL_ENGINES.includes(id)) throw new UsageError(`unknown engine ${JSON.stringify(id)}; engines are ${ALL_ENGINES.join(', ')}`);
-    return ALL_ENGINES.filter((id) => ids.includes(id));
+    try {
+      return selectEngines(list(v).map((id) => id.trim()));
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
   },
 } as const;
 

@@ -5,6 +5,7 @@
 import { readFileSync, existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { concatBytes } from '../core/bytes.js';
 
 /** What tfjs.loadLayersModel / loadGraphModel accept as a handler. */
 export interface FileIOHandler {
@@ -84,10 +85,7 @@ export function fileIO(path: string): FileIOHandler {
         for (const p of group.paths) buffers.push(readShard(dir, p));
         weightSpecs.push(...group.weights);
       }
-      const total = buffers.reduce((n, b) => n + b.length, 0);
-      const data = new Uint8Array(total);
-      let at = 0;
-      for (const b of buffers) { data.set(b, at); at += b.length; }
+      const data = concatBytes(buffers);
       const { modelTopology, weightsManifest: _, ...rest } = m;
       return { ...rest, modelTopology, weightSpecs, weightData: data.buffer } as ModelArtifacts;
     },

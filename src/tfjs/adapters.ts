@@ -38,6 +38,18 @@ export function toOIHW(f: Float32Array, kh: number, kw: number, cin: number, las
   return out;
 }
 
+/** OIHW back to TF's layout: the inverse of toOIHW. */
+export function fromOIHW(w: Float32Array, [kh, kw, cin, last]: number[], depthwise: boolean): Float32Array {
+  const out = new Float32Array(w.length);
+  const taps = kh * kw;
+  for (let t = 0; t < taps; t++) {
+    for (let c = 0; c < cin; c++) {
+      for (let k = 0; k < last; k++) out[(t * cin + c) * last + k] = w[(depthwise ? c * last + k : k * cin + c) * taps + t];
+    }
+  }
+  return out;
+}
+
 /** Applies a tfjs fused activation in place (for those the DSConv epilogue does not fuse). */
 export function applyActivation(y: Float32Array, act: string, channels: number, plane: number, nchw: boolean,
   attrs: Record<string, unknown>, prelu?: Float32Array): Float32Array {

@@ -11,9 +11,10 @@
 //             convs, the float weights tfjs holds once the artifact is loaded.
 // Browser-safe and pure: no tfjs, no Node.
 import { crc32 } from '../core/crc32.js';
+import { concatBytes } from '../core/bytes.js';
 import { describe } from '../core/validate.js';
-import { decodeBundle, encodeBundle, type Bundle, type BundleLayer } from './bundle.js';
-import { toOIHW } from './adapters.js';
+import { decodeBundle, encodeBundle, sameShape, weightsCrc, type Bundle, type BundleLayer } from './bundle.js';
+import { fromOIHW, toOIHW } from './adapters.js';
 
 const MAGIC = 0x4d515344; // "DSQM" read as a little-endian u32
 export const ARTIFACT_VERSION = 1;
@@ -90,8 +91,6 @@ function floatValues(spec: WeightSpec, bytes: Uint8Array): Float32Array {
   throw new RangeError(`model: conv weight ${JSON.stringify(spec.name)} is ${q.dtype}-quantized; artifacts take float32 or uint8/uint16-quantized conv weights`);
 }
 
-const crcOf = (w: Float32Array) => crc32(new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
-const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 
 /**
  * A quantized layer's weights as float32 OIHW: each VQK integer times its block's KDS scale (the
@@ -118,25 +117,6 @@ function dequantize(l: BundleLayer, where: string): Float32Array {
   return w;
 }
 
-/** OIHW back to TF's layout: the inverse of toOIHW. */
-function fromOIHW(w: Float32Array, [kh, kw, cin, last]: number[], depthwise: boolean): Float32Array {
-  const out = new Float32Array(w.length);
-  const taps = kh * kw;
-  for (let t = 0; t < taps; t++) {
-    for (let c = 0; c < cin; c++) {
-      for (let k = 0; k < last; k++) out[(t * cin + c) * last + k] = w[(depthwise ? c * last + k : k * cin + c) * taps + t];
-    }
-  }
-  return out;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) { out.set(c, at); at += c.length; }
-  return out;
-}
-
 function formatOf(m: { format?: unknown; modelTopology: object }): 'layers-model' | 'graph-model' {
   if (m.format === 'layers-model' || m.format === 'graph-model') return m.format;
   return 'node' in m.modelTopology ? 'graph-model' : 'layers-model';
@@ -156,7 +136,7 @@ export function encodeArtifact(model: ModelArtifactsLike, bundle: Uint8Array): U
     throw new TypeError(`model must be a TF.js model's artifacts ({ modelTopology: JSON, weightSpecs, weightData }, as an IOHandler's load() gives), got ${describe(model)}`);
   }
   const b = decodeBundle(bundle);
-  const data = model.weightData instanceof ArrayBuffer ? new Uint8Array(model.weightData) : concat(model.weightData.map((d) => new Uint8Array(d)));
+  const data = model.weightData instanceof ArrayBuffer ? new Uint8Array(model.weightData) : concatBytes(model.weightData.map((d) => new Uint8Array(d)));
   const byName = new Map<string, { spec: WeightSpec; bytes: Uint8Array }>();
   let at = 0;
   for (const spec of model.weightSpecs) {
@@ -176,10 +156,10 @@ export function encodeArtifact(model: ModelArtifactsLike, bundle: Uint8Array): U
       throw new RangeError(`${what} (${JSON.stringify(l.name)}) is a ${JSON.stringify(l.filterShape)} filter; the model's weight is ${w.spec.dtype} ${JSON.stringify(w.spec.shape)}`);
     }
     const [kh, kw, cin, last] = l.filterShape;
-    if (crcOf(toOIHW(floatValues(w.spec, w.bytes), kh, kw, cin, last, l.kind === 'depthwise')) !== l.weightsCrc) {
+    if (weightsCrc(toOIHW(floatValues(w.spec, w.bytes), kh, kw, cin, last, l.kind === 'depthwise')) !== l.weightsCrc) {
       throw new RangeError(`${what} (${JSON.stringify(l.name)}) does not match this model: its float weights differ from those the bundle was made from`);
     }
-    return l.settings ? { ...l, weightsCrc: crcOf(dequantize(l, 'bundle')) } : l;
+    return l.settings ? { ...l, weightsCrc: weightsCrc(dequantize(l, 'bundle')) } : l;
   });
   const quantized = new Set(layers.filter((l) => l.settings).map((l) => l.name!));
 
@@ -192,7 +172,7 @@ export function encodeArtifact(model: ModelArtifactsLike, bundle: Uint8Array): U
   const { modelTopology, weightSpecs: _s, weightData: _d, ...rest } = model;
   const parts = [
     new TextEncoder().encode(JSON.stringify({ ...rest, format: formatOf(model), modelTopology, weightSpecs })),
-    concat(kept),
+    concatBytes(kept),
     encodeBundle({ layers, meta: b.meta } satisfies Bundle),
   ];
   const offsets: number[] = [];
@@ -282,7 +262,7 @@ export function decodeArtifact(source: Uint8Array | ArrayBuffer): DecodedArtifac
   if (at !== part.weights.length) throw new RangeError(`artifact part 'weights' has ${part.weights.length} bytes; part 'model' describes ${at}`);
   return {
     format: formatOf(m),
-    artifacts: { ...m, weightSpecs, weightData: concat(chunks).buffer as ArrayBuffer },
+    artifacts: { ...m, weightSpecs, weightData: concatBytes(chunks).buffer as ArrayBuffer },
     bundle: part.convs,
     meta: bundle.meta,
     sizes: { model: part.model.length, weights: part.weights.length, convs: part.convs.length },

@@ -33,6 +33,16 @@ export interface BundleLayer {
   bias?: Float32Array;
 }
 
+/** BundleLayer.weightsCrc of float32 OIHW weights. */
+export function weightsCrc(w: Float32Array): number {
+  return crc32(new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
+}
+
+/** Whether two filter shapes are the same (how bundle layers are matched to a model's). */
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
 export interface Bundle {
   layers: BundleLayer[];
   /** Free-form provenance (model path, calibration count...). */

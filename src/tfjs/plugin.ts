@@ -9,8 +9,7 @@ import { type DSConvOptions, type QuantSettings, QUANT_DEFAULTS, QUANT_KEYS, par
 import { quantizeWeights, packedWeightBytes } from '../core/quantize.js';
 import { rt } from '../core/runtime.js';
 import { object, describe, keysOf, knownOptions } from '../core/validate.js';
-import { crc32 } from '../core/crc32.js';
-import { decodeBundle, encodeBundle, type BundleLayer } from './bundle.js';
+import { decodeBundle, encodeBundle, sameShape, weightsCrc, type BundleLayer } from './bundle.js';
 import { findBatchNormFolds, foldBias, foldFactors, scaleRows, type BatchNormFold } from './fold.js';
 import { KERNELS, type Backend, type ConvCall, type DSConvPlugin, type KernelConfig, type LayerInfo, type PluginLayer, type TensorInfo, type TfLike, type UseDSConvOptions } from './types.js';
 import { applyActivation, makeOutput, readFloat, toOIHW } from './adapters.js';
@@ -333,10 +332,6 @@ function dropBuilt(e: Entry): void {
   e.built.clear();
 }
 
-function sameShape(a: number[], b: number[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
 /** dataId -> weight name, from a layers model (`weights[i].val`) or a graph model (`weights[name][0]`). */
 function weightNames(model: unknown): Map<object, string> {
   const m = new Map<object, string>();
@@ -356,10 +351,6 @@ function weightNames(model: unknown): Map<object, string> {
     throw new TypeError('options.model must be a tfjs LayersModel or GraphModel (it has no weights)');
   }
   return m;
-}
-
-function weightsCrc(w: Float32Array): number {
-  return crc32(new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
 }
 
 function matchBundle(layers: BundleLayer[], info: LayerInfo, crc: number): BundleLayer {

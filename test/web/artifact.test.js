@@ -13,7 +13,8 @@ import { init } from 'dsconv';
 import { useDSConv, encodeArtifact, loadQuantizedModel } from 'dsconv/tfjs';
 import { fileIO } from 'dsconv/files';
 import { bundle, root } from '../../tools/web.mjs';
-import { openPage } from './tfjs-page.js';
+import { pageSession } from './tfjs-page.js';
+import { outputBits } from '../fixtures/tfjs-output.js';
 import { rng } from '../util.js';
 
 tf.env().set('IS_TEST', true);
@@ -40,8 +41,7 @@ async function inNode(bytes, backend, input, shape) {
   await tf.setBackend(backend);
   const { model, plugin } = await loadQuantizedModel(tfx, bytes);
   try {
-    const out = tf.tidy(() => model.predict(tf.tensor(input, shape)).dataSync());
-    return { bits: Array.from(new Uint32Array(out.buffer, out.byteOffset, out.length)), layers: plugin.layers.length };
+    return { bits: await outputBits(tf, model, input, shape), layers: plugin.layers.length };
   } finally {
     plugin.restore();
     model.dispose();
@@ -53,39 +53,26 @@ const MODELS = [
   { name: 'RDN upscaler', file: 'rdn.dsqm', path: `${root}node_modules/@upscalerjs/default-model/models/model.json`, kind: 'layers', shape: [1, 20, 20, 3], scale: 255 },
   { name: 'MobileNetV2Mid', file: 'mid.dsqm', path: `${root}node_modules/nsfwjs/dist/models/mobilenet_v2_mid/model.min.js`, kind: 'graph', shape: [1, 224, 224, 3], scale: 1, opts: { depthwiseBlocks: 'taps' } },
 ];
-let browser, server, page, setupError;
-
-test.before(async () => {
-  try {
-    const routes = {
-      '/': { body: HTML, type: 'text/html' },
-      '/dist/core/artifact-page.js': { body: await bundle(`${root}test/fixtures/artifact-page.js`), type: 'text/javascript' },
-    };
-    for (const m of MODELS) {
-      m.bytes = await artifactOf(m.path, m.kind, m.shape, m.opts);
-      m.input = Float32Array.from({ length: m.shape.reduce((a, b) => a * b, 1) }, () => r.uniform() * m.scale);
-      // Only the artifact is served: no model.json, no weight shards.
-      routes[`/models/${m.file}`] = { body: Buffer.from(m.bytes), type: 'application/octet-stream' };
-    }
-    ({ server, browser, page } = await openPage(routes, () => typeof globalThis.artifactTest === 'function'));
-  } catch (e) {
-    setupError = e; // uvu drops errors thrown here (see browser.test.js): every test fails instead
+const session = pageSession(test, async () => {
+  const routes = {
+    '/': { body: HTML, type: 'text/html' },
+    '/dist/core/artifact-page.js': { body: await bundle(`${root}test/fixtures/artifact-page.js`), type: 'text/javascript' },
+  };
+  for (const m of MODELS) {
+    m.bytes = await artifactOf(m.path, m.kind, m.shape, m.opts);
+    m.input = Float32Array.from({ length: m.shape.reduce((a, b) => a * b, 1) }, () => r.uniform() * m.scale);
+    // Only the artifact is served: no model.json, no weight shards.
+    routes[`/models/${m.file}`] = { body: Buffer.from(m.bytes), type: 'application/octet-stream' };
   }
-});
-test.before.each(() => {
-  if (setupError) throw setupError;
-});
-test.after(async () => {
-  await browser?.close();
-  await server?.close();
-  await tf.setBackend('cpu');
-});
+  return routes;
+}, () => typeof globalThis.artifactTest === 'function');
+test.after(() => tf.setBackend('cpu'));
 
 for (const [which, backend] of [[0, 'wasm'], [0, 'cpu'], [1, 'wasm']]) {
   test(`${backend} backend: the ${MODELS[which].name} artifact fetched from a URL, bit-identical to Node`, async () => {
     const m = MODELS[which];
     const want = await inNode(m.bytes, backend, m.input, m.shape);
-    const got = await page.evaluate((o) => globalThis.artifactTest(o), { backend, url: `models/${m.file}`, input: Array.from(m.input), shape: m.shape });
+    const got = await session.page.evaluate((o) => globalThis.artifactTest(o), { backend, url: `models/${m.file}`, input: Array.from(m.input), shape: m.shape });
     assert.is(got.backend, backend);
     assert.is(got.format, `${m.kind}-model`);
     assert.is(got.layers, want.layers, 'the same convs replaced');
@@ -99,7 +86,7 @@ for (const [which, backend] of [[0, 'wasm'], [0, 'cpu'], [1, 'wasm']]) {
 test('a URL the server does not have is an error naming it and the HTTP status', async () => {
   let err;
   try {
-    await page.evaluate((o) => globalThis.artifactTest(o), { backend: 'wasm', url: 'models/missing.dsqm', input: [0], shape: [1] });
+    await session.page.evaluate((o) => globalThis.artifactTest(o), { backend: 'wasm', url: 'models/missing.dsqm', input: [0], shape: [1] });
   } catch (e) {
     err = e;
   }

@@ -14,7 +14,8 @@ import { init } from 'dsconv';
 import { useDSConv } from 'dsconv/tfjs';
 import { fileIO } from 'dsconv/files';
 import { bundle, root } from '../../tools/web.mjs';
-import { openPage } from './tfjs-page.js';
+import { pageSession } from './tfjs-page.js';
+import { outputBits } from '../fixtures/tfjs-output.js';
 import { rng, randn } from '../util.js';
 
 tf.env().set('IS_TEST', true);
@@ -57,9 +58,7 @@ async function inNode(a, kind, backend, input, shape) {
   const model = kind === 'layers' ? await tfl.loadLayersModel(tf.io.fromMemory(a)) : await tfc.loadGraphModel(tf.io.fromMemory(a));
   const plugin = useDSConv(tf, { bits: BITS, model });
   try {
-    const y = model.predict(tf.tensor(input, shape));
-    const out = y.dataSync();
-    return { bits: Array.from(new Uint32Array(out.buffer, out.byteOffset, out.length)), layers: plugin.layers.length };
+    return { bits: await outputBits(tf, model, input, shape), layers: plugin.layers.length };
   } finally {
     plugin.restore();
     model.dispose();
@@ -67,43 +66,29 @@ async function inNode(a, kind, backend, input, shape) {
 }
 
 const MODELS = [];
-let browser, server, page, setupError;
-
-test.before(async () => {
-  try {
-    const small = await smallModel();
-    const mid = await fileIO(`${root}node_modules/nsfwjs/dist/models/mobilenet_v2_mid/model.min.js`).load();
-    const r = rng(9);
-    MODELS.push(
-      { name: 'layers model', kind: 'layers', url: '/models/small/model.json', a: small, shape: [2, 16, 16, 3], input: randn(r, 2 * 16 * 16 * 3) },
-      { name: 'MobileNetV2Mid graph model', kind: 'graph', url: '/models/mid/model.json', a: mid, shape: [1, 224, 224, 3], input: Float32Array.from({ length: 224 * 224 * 3 }, () => r.uniform()) },
-    );
-    const routes = {
-      '/': { body: HTML, type: 'text/html' },
-      '/dist/core/plugin-page.js': { body: await bundle(`${root}test/fixtures/plugin-page.js`), type: 'text/javascript' },
-      ...modelRoutes('/models/small', small),
-      ...modelRoutes('/models/mid', mid),
-    };
-    ({ server, browser, page } = await openPage(routes, () => typeof globalThis.pluginTest === 'function'));
-  } catch (e) {
-    setupError = e; // uvu drops errors thrown here (see browser.test.js): every test fails instead
-  }
-});
-test.before.each(() => {
-  if (setupError) throw setupError;
-});
-test.after(async () => {
-  await browser?.close();
-  await server?.close();
-  await tf.setBackend('cpu');
-});
+const session = pageSession(test, async () => {
+  const small = await smallModel();
+  const mid = await fileIO(`${root}node_modules/nsfwjs/dist/models/mobilenet_v2_mid/model.min.js`).load();
+  const r = rng(9);
+  MODELS.push(
+    { name: 'layers model', kind: 'layers', url: '/models/small/model.json', a: small, shape: [2, 16, 16, 3], input: randn(r, 2 * 16 * 16 * 3) },
+    { name: 'MobileNetV2Mid graph model', kind: 'graph', url: '/models/mid/model.json', a: mid, shape: [1, 224, 224, 3], input: Float32Array.from({ length: 224 * 224 * 3 }, () => r.uniform()) },
+  );
+  return {
+    '/': { body: HTML, type: 'text/html' },
+    '/dist/core/plugin-page.js': { body: await bundle(`${root}test/fixtures/plugin-page.js`), type: 'text/javascript' },
+    ...modelRoutes('/models/small', small),
+    ...modelRoutes('/models/mid', mid),
+  };
+}, () => typeof globalThis.pluginTest === 'function');
+test.after(() => tf.setBackend('cpu'));
 
 for (const backend of ['wasm', 'cpu']) {
   for (const which of [0, 1]) {
     test(`${backend} backend: ${['layers model', 'MobileNetV2Mid graph model'][which]} through the plug-in, bit-identical to Node`, async () => {
       const m = MODELS[which];
       const want = await inNode(m.a, m.kind, backend, m.input, m.shape);
-      const got = await page.evaluate((o) => globalThis.pluginTest(o),
+      const got = await session.page.evaluate((o) => globalThis.pluginTest(o),
         { backend, url: m.url, kind: m.kind, input: Array.from(m.input), shape: m.shape, bits: BITS });
       assert.is(got.backend, backend);
       assert.ok(want.layers > 2, `${m.name}: ${want.layers} convs replaced in Node`);
