@@ -11,6 +11,10 @@ export * from './kernels/f32_transpose';
 export * from './kernels/f32_repack';
 export * from './kernels/f32_epilogue';
 export * from './kernels/f32_find_nonfinite';
+export * from './kernels/f64_gemm_4x4';
+export * from './kernels/f64_quadform_4x4';
+export * from './kernels/f64_rank_update_4x4';
+export * from './kernels/f64_cholesky';
 
 /** First byte past the module's static data: the host's heap starts here. */
 export function heap_base(): usize {

@@ -1,6 +1,6 @@
 // Reading the parameter records of src/core/abi.ts (shared with the host, so neither side can
 // drift): each kernel reads its fields once, on entry, into locals.
-export { ConvParam, BfpParam, EpilogueParam } from '../src/core/abi';
+export { ConvParam, BfpParam, EpilogueParam, GemmParam, QuadformParam, UpdateParam, CholeskyParam } from '../src/core/abi';
 
 /** Slot `slot` of the record at p, as an i32. */
 // @ts-ignore: decorator

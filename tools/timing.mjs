@@ -2,10 +2,11 @@
 // on tfjs-backend-wasm (XNNPACK), then through the plug-in with DSConv 4-bit (B = 32, m = 8; BNs
 // folded, the plug-in's default when given the model).
 // Models: the RDN upscaler on its 128x128 fixture, nsfwjs's MobileNetV2 at 224x224.
-// With --fold, MobileNetV2 only, BatchNorm folding: the model as shipped on XNNPACK, the same
-// model with its BNs folded into the convs (a rebuilt Keras model, still on XNNPACK: the honest
-// float baseline), and DSConv 4-bit with the BNs folded (the plug-in's default with `model`).
-// Usage: npx tsc -p tsconfig.json && node tools/timing.mjs [--fold]
+// With --fold, BatchNorm folding on nsfwjs's MobileNetV2 (or, with --inception, its InceptionV3 at
+// 299x299): the model as shipped on XNNPACK, the same model with its BNs folded into the convs (a
+// rebuilt Keras model, still on XNNPACK: the honest float baseline), and DSConv 4-bit with the BNs
+// folded (the plug-in's default with `model`) and without.
+// Usage: npx tsc -p tsconfig.json && node tools/timing.mjs [--fold [--inception]]
 import { parseArgs } from 'node:util';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { loadTf } from '../dist/cli/model.js';
@@ -13,13 +14,14 @@ import { init } from 'dsconv';
 import { useDSConv, findBatchNormFolds, foldFactors } from 'dsconv/tfjs';
 import { fileIO, readImage, readModelJson } from 'dsconv/files';
 
-const { values: args } = parseArgs({ options: { fold: { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({ options: { fold: { type: 'boolean', default: false }, inception: { type: 'boolean', default: false } } });
 await init();
 const tf = await loadTf();
 const median = (a) => a.sort((x, y) => x - y)[a.length >> 1];
 const once = (model, x) => { const t0 = performance.now(); const y = model.predict(x); y.dataSync(); y.dispose(); return performance.now() - t0; };
 const UP = 'node_modules/@upscalerjs/default-model/';
 const MNV2 = 'node_modules/nsfwjs/dist/models/mobilenet_v2/model.min.js';
+const INCEPTION = 'node_modules/nsfwjs/dist/models/inception_v3/model.min.js';
 
 /**
  * Runs each contender once per round, in turn, for 9 rounds, so drift in the machine's load lands
@@ -75,13 +77,14 @@ async function foldedFloatModel(model, path) {
 }
 
 if (args.fold) {
-  const model = await tf.loadLayersModel(fileIO(MNV2));
-  const folded = await foldedFloatModel(model, MNV2);
-  const x = tf.randomUniform([1, 224, 224, 3], 0, 1, 'float32', 1);
+  const [name, path, size] = args.inception ? ['InceptionV3 (nsfwjs) 299x299', INCEPTION, 299] : ['MobileNetV2 (nsfwjs) 224x224', MNV2, 224];
+  const model = await tf.loadLayersModel(fileIO(path));
+  const folded = await foldedFloatModel(model, path);
+  const x = tf.randomUniform([1, size, size, 3], 0, 1, 'float32', 1);
   const drift = Math.abs(folded.predict(x).dataSync()[0] - model.predict(x).dataSync()[0]);
   const opts = { bits: 4, depthwiseBlocks: 'taps', model };
   const [shipped, foldedF, dsFolded, dsPlain] = race(x, [model, folded, [model, opts], [model, { ...opts, foldBatchNorm: false }]]);
-  console.log(`MobileNetV2 (nsfwjs) 224x224, batch 1, 4-bit depthwise taps; folded float model's output differs by ${drift.toExponential(1)}`);
+  console.log(`${name}, batch 1, 4-bit depthwise taps; folded float model's output differs by ${drift.toExponential(1)}`);
   console.log('| XNNPACK as shipped ms | XNNPACK BN-folded ms | DSConv 4-bit BN-folded ms | DSConv 4-bit unfolded ms | vs shipped | vs BN-folded float |');
   console.log(`| ${shipped.toFixed(1)} | ${foldedF.toFixed(1)} | ${dsFolded.toFixed(1)} | ${dsPlain.toFixed(1)} | ${(shipped / dsFolded).toFixed(2)}x | ${(foldedF / dsFolded).toFixed(2)}x |`);
 } else {

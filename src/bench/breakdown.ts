@@ -22,7 +22,7 @@ export type BreakdownPhase = typeof BREAKDOWN_PHASES[number];
 /** The phase of each export role; per-call weight dequantization counts as kernel time. */
 const PHASE: Record<ExportRole, BreakdownPhase> = {
   check: 'nan scan', layout: 'transpose', bfp: 'bfp', conv: 'kernel', weights: 'kernel', epilogue: 'epilogue',
-  setup: 'kernel', probe: 'kernel',
+  setup: 'kernel', probe: 'kernel', linalg: 'kernel',
 };
 
 /**

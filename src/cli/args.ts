@@ -7,17 +7,28 @@ import { dirname, resolve } from 'node:path';
 /** A mistake in the command line: the command prints it with its usage and exits with status 2. */
 export class UsageError extends Error {}
 
-/** A flag: 'boolean' (given or not), or a reader that checks its string value and converts it. */
-export type Flag = 'boolean' | ((value: string, flag: string) => unknown);
+/** A reader: checks a flag's string value and converts it. */
+export type Reader<T = unknown> = (value: string, flag: string) => T;
 
-/** The flags given: a reader's result, `true` for a boolean flag; absent when not given. */
+/** A flag that may be given many times (see `many`). */
+export interface Repeated<T = unknown> { each: Reader<T> }
+
+/** A flag: 'boolean' (given or not), a reader, or a repeated flag. */
+export type Flag = 'boolean' | Reader | Repeated;
+
+/** The flags given: a reader's result (for a repeated flag, one per time given, in order), `true` for a boolean flag; absent when not given. */
 export type Flags<F extends Record<string, Flag>> = {
-  [K in keyof F]?: F[K] extends (value: string, flag: string) => infer T ? T : true;
+  [K in keyof F]?: F[K] extends Repeated<infer T> ? T[] : F[K] extends Reader<infer T> ? T : true;
 };
+
+/** A flag that may be given many times, each value read by `each`. */
+export function many<T>(each: Reader<T>): Repeated<T> {
+  return { each };
+}
 
 /**
  * Reads `argv` (no positional arguments). Each value is read in command-line order, so the first
- * bad one is the one reported; a flag given twice keeps its last value.
+ * bad one is the one reported; a flag given twice keeps its last value, unless it is `many`.
  */
 export function readFlags<F extends Record<string, Flag>>(argv: readonly string[], flags: F): Flags<F> {
   const takesValue = (arg: string) => arg.startsWith('--') && Object.hasOwn(flags, arg.slice(2)) && flags[arg.slice(2)] !== 'boolean';
@@ -42,7 +53,9 @@ export function readFlags<F extends Record<string, Flag>>(argv: readonly string[
     if (t.kind === 'option-terminator') throw new UsageError('unknown option --');
     if (t.kind !== 'option') continue;
     const f = flags[t.name];
-    values[t.name] = f === 'boolean' ? true : f(t.value!, t.rawName);
+    if (f === 'boolean') values[t.name] = true;
+    else if (typeof f === 'function') values[t.name] = f(t.value!, t.rawName);
+    else values[t.name] = [...(values[t.name] as unknown[] | undefined ?? []), f.each(t.value!, t.rawName)];
   }
   return values as Flags<F>;
 }

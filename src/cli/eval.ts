@@ -10,19 +10,22 @@ import { median } from '../bench/stats.js';
 import { useDSConv, calibrate, decodeBundle, type DSConvPlugin } from '../tfjs/index.js';
 import { readModelJson } from '../files/index.js';
 import { text, int, prepareOutput, UsageError } from './args.js';
-import { readModelFlags, loadTf, loadModel, loadImages, pluginOptions, touch, progress, type ImageSet, type Loaded } from './model.js';
+import { readModelFlags, loadTf, loadModel, loadImages, pluginOptions, checkLayers, touch, progress, type ImageSet, type Loaded } from './model.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
-export const EVAL_USAGE = `usage: dsconv eval --model model.json --images DIR [--count N] [--bundle model.dsq | --bits ${QUANT_DEFAULTS.bits} ...]
-         [--calibrate DIR] [--calibrate-count N] [--size HxW] [--range LO,HI] [--json FILE] [--skip-unreadable]
+export const EVAL_USAGE = `usage: dsconv eval --model model.json --images DIR [--count N]
+         [--bundle model.dsq | --bits ${QUANT_DEFAULTS.bits} ... --layer SELECTOR:SETTINGS ...] [--calibrate DIR] [--calibrate-count N]
+         [--size HxW] [--range LO,HI] [--json FILE] [--skip-unreadable]
 
 Runs the float model (tfjs-backend-wasm, XNNPACK) and its DSConv version on the same images and
 reports top-1 agreement, mean KL of the softmax, logits SQNR, each conv's output SQNR, the conv
 weight bytes float vs packed, and the time per image of both. Calibration images (from
 --calibrate or recorded in --bundle) must be disjoint from the evaluation images: shared files
 are an error. An image that does not decode stops the command, unless --skip-unreadable leaves
-it out (and says so).`;
+it out (and says so). Without --bundle, the model is quantized as by dsconv quantize, with its
+flags (--bits, --block, --mantissa, --depthwise, --keep-first-float, --layer: see dsconv quantize
+--help); --layer is refused with --bundle, whose layers have their settings already.`;
 
 export interface EvalResult {
   model: string;
@@ -43,6 +46,8 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
   const { images, json, bundle: bundlePath, count = 1000 } = flags;
   if (!images) throw new UsageError('--images is required');
   if (json) prepareOutput('--json', json);
+  // Refused rather than ignored: the bundle's layers could not take them.
+  if (bundlePath && o.layers.length) throw new UsageError('--layer and --bundle exclude each other (a bundle holds each layer\'s settings)');
   readModelJson(o.model); // a missing model or bundle fails now, not after TF.js has loaded
   const bundle = bundlePath ? new Uint8Array(readFileSync(bundlePath)) : undefined;
   await init();
@@ -87,6 +92,11 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
   const plugin = useDSConv(tf, bundle ? { bundle, model: l.model } : pluginOptions(o, l.model));
   let result: EvalResult;
   try {
+    let layerSettings: Record<string, unknown>[] = [];
+    if (!bundle) {
+      touch(l); // meets every conv, so that a wrong --layer stops the command before calibration
+      layerSettings = checkLayers(o, plugin.layers.map((x) => x.info));
+    }
     if (calSet) {
       await calibrate(plugin, l.run, calSet.tensor, { methods: o.methods, samples: o.samples, onLayer: (s) => progress('calibrate', s.index + 1, plugin.layers.length) });
       calSet.tensor.dispose();
@@ -107,7 +117,8 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
       logitsSqnrDb: sqnrDb(float.outs, dsconv.outs), layers,
       weightBytes: { float32: wb.float32, packed: wb.packed, ratio: wb.float32 / wb.packed },
       msPerImage: { float: float.ms, dsconv: dsconv.ms },
-      settings: bundle ? { bundle: bundlePath, ...decodeBundle(bundle).meta } : { bits: o.bits, blockSize: o.block, mantissaBits: o.mantissa, depthwiseBlocks: o.depthwise, keepFirstFloat: o.keepFirst },
+      settings: bundle ? { bundle: bundlePath, ...decodeBundle(bundle).meta }
+        : { bits: o.bits, blockSize: o.block, mantissaBits: o.mantissa, depthwiseBlocks: o.depthwise, keepFirstFloat: o.keepFirst, layerSettings },
     };
   } finally {
     plugin.restore();

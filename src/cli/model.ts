@@ -7,11 +7,11 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import type * as tfconv from '@tensorflow/tfjs-converter';
 import { basename } from 'node:path';
 import { crc32 } from '../core/crc32.js';
-import { QUANT_DEFAULTS, QUANT_RANGES, BLOCK_MODES, type BlockMode } from '../core/options.js';
-import { CALIBRATION_METHODS as METHODS, DEFAULT_SAMPLES, type UseDSConvOptions, type CalibrationMethod } from '../tfjs/index.js';
+import { QUANT_DEFAULTS, QUANT_RANGES, BLOCK_MODES, type BlockMode, type QuantSettings } from '../core/options.js';
+import { CALIBRATION_METHODS as METHODS, DEFAULT_SAMPLES, type UseDSConvOptions, type CalibrationMethod, type LayerInfo } from '../tfjs/index.js';
 import { missingPackage } from '../bench/peers.js';
 import { fileIO, readModelJson, modelFormat, decodeImage, listImages, cropSquare, type Image } from '../files/index.js';
-import { readFlags, text, int, oneOf, size, range, list, UsageError, type Flag, type Flags } from './args.js';
+import { readFlags, text, int, oneOf, size, range, list, many, UsageError, type Flag, type Flags } from './args.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /**
@@ -29,6 +29,7 @@ const MODEL_FLAGS = {
   mantissa: int(...QUANT_RANGES.mantissaBits),
   depthwise: oneOf(BLOCK_MODES),
   'keep-first-float': 'boolean',
+  layer: many(layerFlag),
   size,
   range,
   calibrate: text,
@@ -44,9 +45,73 @@ const MODEL_FLAGS = {
 
 /** The settings both commands take, after defaults. */
 export interface ModelSettings {
-  model: string; bits: number; block: number; mantissa: number; depthwise: BlockMode; keepFirst: boolean;
+  model: string; bits: number; block: number; mantissa: number; depthwise: BlockMode; keepFirst: boolean; layers: LayerFlag[];
   size?: [number, number]; range: [number, number]; calibrate?: string; calibrateCount: number;
   methods: CalibrationMethod[]; samples: number; skipUnreadable: boolean;
+}
+
+/** The settings a --layer takes, named as the global flags (whose readers check them): the plug-in's name of each. */
+const LAYER_KEYS = { bits: 'bits', block: 'blockSize', mantissa: 'mantissaBits', depthwise: 'depthwiseBlocks' } as const;
+const LAYER_FORM = `SELECTOR:SETTINGS (SELECTOR a conv's index or name, SETTINGS float or KEY=VALUE,... with KEY ${Object.keys(LAYER_KEYS).join(', ')})`;
+
+/** One --layer (or --keep-first-float): the convs it selects and their settings, false to keep them float. */
+export interface LayerFlag { flag: string; value: string; select: number | string; settings: Partial<QuantSettings> | false }
+
+const KEEP_FIRST: LayerFlag = { flag: '--keep-first-float', value: '0:float', select: 0, settings: false };
+
+/** `SELECTOR:SETTINGS`: SELECTOR all digits is an index, anything else a name. */
+function layerFlag(value: string, flag: string): LayerFlag {
+  // Split at the last ':', as settings hold none and a name might.
+  const at = value.lastIndexOf(':');
+  const select = value.slice(0, at), rest = value.slice(at + 1);
+  if (at <= 0 || rest === '') throw new UsageError(`${flag} must be ${LAYER_FORM}, got ${value}`);
+  const given = `${flag} ${value}`;
+  if (rest === 'float') return { flag: given, value, select: /^\d+$/.test(select) ? Number(select) : select, settings: false };
+  const settings: Record<string, unknown> = {};
+  for (const item of list(rest)) {
+    const eq = item.indexOf('='), key = item.slice(0, eq);
+    if (eq < 0 || !Object.hasOwn(LAYER_KEYS, key)) {
+      throw new UsageError(`${given}: ${item === 'float' ? 'float takes no other settings' : `${JSON.stringify(item)} is not KEY=VALUE with KEY ${Object.keys(LAYER_KEYS).join(', ')}`}`);
+    }
+    const k = LAYER_KEYS[key as keyof typeof LAYER_KEYS];
+    if (Object.hasOwn(settings, k)) throw new UsageError(`${given}: ${key} given twice`);
+    settings[k] = MODEL_FLAGS[key as keyof typeof LAYER_KEYS](item.slice(eq + 1), `${given}: ${key}`);
+  }
+  return { flag: given, value, select: /^\d+$/.test(select) ? Number(select) : select, settings };
+}
+
+/** Whether `l` selects the conv `info`: by index, by weight name, or by its layer's name (the weight's without the last /part). */
+function selects(l: LayerFlag, info: LayerInfo): boolean {
+  if (typeof l.select === 'number') return info.index === l.select;
+  return info.name !== undefined && (info.name === l.select || info.name.slice(0, info.name.lastIndexOf('/') + 1) === `${l.select}/`);
+}
+
+const layerRules = (o: ModelSettings): LayerFlag[] => (o.keepFirst ? [KEEP_FIRST, ...o.layers] : o.layers);
+
+/**
+ * After the plug-in has met every conv (the first run): prints what each --layer selected and
+ * returns that for the bundle's metadata. One that selects no conv (a typo, another model's name)
+ * or a conv another one (or --keep-first-float) also selects is a usage error, found before
+ * calibration and before any file is written, since the output would not be what was asked.
+ */
+export function checkLayers(o: ModelSettings, infos: readonly LayerInfo[]): Record<string, unknown>[] {
+  const rules = layerRules(o);
+  const conv = (info: LayerInfo) => `conv ${info.index}${info.name === undefined ? '' : ` (${info.name})`}`;
+  for (const info of infos) {
+    const by = rules.filter((l) => selects(l, info));
+    if (by.length > 1) throw new UsageError(`${by.map((l) => l.flag).join(' and ')} select the same ${conv(info)}; keep one`);
+  }
+  return o.layers.map((l) => {
+    const convs = infos.filter((info) => selects(l, info));
+    if (convs.length === 0) {
+      const named = infos.filter((i) => i.name !== undefined);
+      const names = named.length === 0 ? 'none named' : `named ${named[0].name}${named.length > 1 ? ` ... ${named.at(-1)!.name}` : ''} (dsconv eval lists them all)`;
+      const has = infos.length === 0 ? 'it has no conv' : `its ${infos.length} convs are 0-${infos.length - 1}, ${names}`;
+      throw new UsageError(`${l.flag} selects no conv of this model: ${has}`);
+    }
+    console.log(`${l.flag}: ${convs.map(conv).join(', ')}`);
+    return { layer: l.value, convs: convs.map((i) => i.index), ...(l.settings ? { settings: l.settings } : { float: true }) };
+  });
 }
 
 /** Reads the common flags and the command's `own`; --model is required. */
@@ -56,7 +121,7 @@ export function readModelFlags<F extends Record<string, Flag>>(argv: readonly st
   const o: ModelSettings = {
     model: f.model, bits: f.bits ?? QUANT_DEFAULTS.bits, block: f.block ?? QUANT_DEFAULTS.blockSize,
     mantissa: f.mantissa ?? QUANT_DEFAULTS.mantissaBits, depthwise: f.depthwise ?? QUANT_DEFAULTS.depthwiseBlocks,
-    keepFirst: f['keep-first-float'] ?? false, size: f.size, range: f.range ?? [0, 1], calibrate: f.calibrate,
+    keepFirst: f['keep-first-float'] ?? false, layers: f.layer ?? [], size: f.size, range: f.range ?? [0, 1], calibrate: f.calibrate,
     calibrateCount: f['calibrate-count'] ?? 64, methods: f.methods ?? [...METHODS], samples: f.samples ?? DEFAULT_SAMPLES,
     skipUnreadable: f['skip-unreadable'] ?? false,
   };
@@ -198,7 +263,7 @@ function resizeTo(img: Image, h: number, w: number): Image {
 export function pluginOptions(o: ModelSettings, model: unknown): UseDSConvOptions {
   return {
     bits: o.bits, blockSize: o.block, mantissaBits: o.mantissa, depthwiseBlocks: o.depthwise, model,
-    layers: o.keepFirst ? ({ index }) => index > 0 : undefined,
+    layers: (info) => layerRules(o).find((l) => selects(l, info))?.settings ?? true,
   };
 }
 

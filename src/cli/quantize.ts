@@ -7,13 +7,14 @@ import { QUANT_DEFAULTS, BLOCK_MODES } from '../core/options.js';
 import { useDSConv, calibrate, encodeArtifact, DEFAULT_BATCH_SIZE, type CalibrationReport, type CalibrationProgress } from '../tfjs/index.js';
 import { fileIO, readModelJson, listImages } from '../files/index.js';
 import { text, prepareOutput, UsageError } from './args.js';
-import { readModelFlags, loadTf, loadModel, readImages, imageBatches, pluginOptions, touch, progress, type ImageFiles } from './model.js';
+import { readModelFlags, loadTf, loadModel, readImages, imageBatches, pluginOptions, checkLayers, touch, progress, type ImageFiles } from './model.js';
 
 const D = QUANT_DEFAULTS;
 
 export const QUANTIZE_USAGE = `usage: dsconv quantize --model model.json [--out model.dsq] [--artifact model.dsqm] [--bits ${D.bits}] [--block ${D.blockSize}]
-         [--mantissa ${D.mantissaBits}] [--depthwise ${BLOCK_MODES.join('|')}] [--keep-first-float] [--size HxW] [--range LO,HI]
-         [--calibrate DIR] [--calibrate-count N] [--methods rounding,scales,cds] [--samples N] [--skip-unreadable]
+         [--mantissa ${D.mantissaBits}] [--depthwise ${BLOCK_MODES.join('|')}] [--keep-first-float] [--layer SELECTOR:SETTINGS ...]
+         [--size HxW] [--range LO,HI] [--calibrate DIR] [--calibrate-count N] [--methods rounding,scales,cds]
+         [--samples N] [--skip-unreadable]
 
 Quantizes every conv of a TF.js layers or graph model (Conv2D, depthwise, fused) into a bundle:
 VQK, KDS, CDS and options of each layer, versioned and checksummed, which
@@ -24,7 +25,13 @@ least one of the two. With --calibrate, the first N PNG/JPEG images of DIR (sort
 default 64) calibrate it (unlabelled). Images are centre-cropped,
 resized to the model's input size (--size when the model does not fix it) and mapped to --range
 (default 0,1); an image that does not decode stops the command, unless --skip-unreadable leaves
-it out (and says so). --model takes model.json or its folder; the output folders are made if missing.`;
+it out (and says so). --model takes model.json or its folder; the output folders are made if missing.
+--layer sets a conv apart (given once per conv): SELECTOR is its index (the order the convs run;
+all digits) or its name (the weight's as dsconv eval lists them, e.g. conv1/kernel, or the
+layer's, conv1); SETTINGS is float (keep it float) or KEY=VALUE,... with KEY bits, block,
+mantissa or depthwise, the others as the flags above: --layer 1:bits=8 --layer conv1:bits=6,block=16.
+A --layer that selects no conv, or a conv already selected (by another --layer or, for conv 0,
+by --keep-first-float), is an error, found before calibration. The bundle records each --layer.`;
 
 /** `dsconv quantize ...`; resolves with the exit status. */
 export async function quantizeCommand(argv: readonly string[]): Promise<number> {
@@ -42,7 +49,7 @@ export async function quantizeCommand(argv: readonly string[]): Promise<number> 
     touch(l);
     const meta: Record<string, unknown> = {
       model: basename(o.model), bits: o.bits, blockSize: o.block, mantissaBits: o.mantissa, depthwiseBlocks: o.depthwise,
-      keepFirstFloat: o.keepFirst, size: l.size, range: o.range,
+      keepFirstFloat: o.keepFirst, layerSettings: checkLayers(o, plugin.layers.map((x) => x.info)), size: l.size, range: o.range,
     };
     if (o.calibrate) {
       // Streamed: DEFAULT_BATCH_SIZE images decoded at a time, so memory does not grow with --calibrate-count.

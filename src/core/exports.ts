@@ -29,6 +29,15 @@ export interface Kernels {
   f32_repack(src: number, pixels: number, channels: number, srcStride: number, dst: number, dstStride: number): void;
   f32_epilogue(params: number): void;
   f32_find_nonfinite(ptr: number, n: number): number;
+  /** Calibration's Gram sums (GemmParam). */
+  f64_gemm_4x4(params: number): void;
+  /** Calibration's block moments (QuadformParam). */
+  f64_quadform_4x4(params: number): void;
+  /** GPTQ's lazy block update (UpdateParam). */
+  f64_rank_update_4x4(params: number): void;
+  /** Calibration's factorisation (CholeskyParam): the factor in place, 1 when not positive definite; then U from it. */
+  f64_cholesky_4x4(params: number): number;
+  f64_cholesky_inverse_4x4(params: number): void;
   /** Relaxed build only: one relaxed dot product, for the run-time probe. */
   probe_relaxed_dot?(a: number, b: number, c: number, out: number): void;
 }
@@ -36,7 +45,7 @@ export interface Kernels {
 export type ExportName = Exclude<keyof Kernels, 'memory'>;
 
 /** What an export is for (the benchmark's breakdown groups its time by this). */
-export type ExportRole = 'setup' | 'check' | 'layout' | 'bfp' | 'weights' | 'conv' | 'epilogue' | 'probe';
+export type ExportRole = 'setup' | 'check' | 'layout' | 'bfp' | 'weights' | 'conv' | 'epilogue' | 'linalg' | 'probe';
 
 /**
  * Arguments and role of every export. `arity` is checked by the compiler against the signature
@@ -60,6 +69,11 @@ export const EXPORTS: { readonly [K in ExportName]-?: { arity: Parameters<NonNul
   f32_repack: { arity: 6, role: 'layout' },
   f32_epilogue: { arity: 1, role: 'epilogue' },
   f32_find_nonfinite: { arity: 2, role: 'check' },
+  f64_gemm_4x4: { arity: 1, role: 'linalg' },
+  f64_quadform_4x4: { arity: 1, role: 'linalg' },
+  f64_rank_update_4x4: { arity: 1, role: 'linalg' },
+  f64_cholesky_4x4: { arity: 1, role: 'linalg' },
+  f64_cholesky_inverse_4x4: { arity: 1, role: 'linalg' },
   probe_relaxed_dot: { arity: 4, role: 'probe', relaxed: true },
 };
 

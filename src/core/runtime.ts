@@ -4,7 +4,7 @@
 import { Heap, Scratch } from './heap.js';
 import type { Kernels, ExportName } from './exports.js';
 import { EXPORTS } from './exports.js';
-import { BfpParam, ConvParam, EpilogueParam } from './abi.js';
+import { BfpParam, ConvParam, EpilogueParam, GemmParam, QuadformParam, UpdateParam, CholeskyParam } from './abi.js';
 import type { Pool } from './threads/pool.js';
 import { Job, type JobHost, recordBytes } from './threads/job.js';
 
@@ -39,7 +39,7 @@ export class Runtime implements JobHost {
   private zeroBytes = 0;
   /** Where params() writes: room for the longest record. */
   readonly paramsPtr: number;
-  private readonly paramSlots = Math.max(ConvParam.count, BfpParam.count, EpilogueParam.count);
+  private readonly paramSlots = Math.max(ConvParam.count, BfpParam.count, EpilogueParam.count, GemmParam.count, QuadformParam.count, UpdateParam.count, CholeskyParam.count);
   private paramsBuffer?: ArrayBuffer;
   private paramsI32?: Int32Array;
   private paramsF32View?: Float32Array;

@@ -23,7 +23,12 @@ interface Entry extends PluginLayer {
   gamma?: Float32Array;
   delta?: Float32Array;
   calls: number;
-  weights: Float32Array; // OIHW float, the BN folded in when folded
+  weights: Float32Array; // OIHW float, the BN folded in when folded (for a bundle's, once observed)
+  /**
+   * A folded bundle layer until an observer needs its float weights W·s (the bundle holds the
+   * folded KDS and bias, not s): the model's fold of its BN, or null if the model shows none.
+   */
+  bundleFold?: BatchNormFold | null;
   weightsCrc: number; // of the filter as the model holds it (unfolded)
   foldedBatchNorm: boolean;
   bias?: Float32Array; // folded layers: s·b + t, used instead of the call's bias
@@ -69,8 +74,10 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
   if (o.foldBatchNorm !== undefined && typeof o.foldBatchNorm !== 'boolean') throw new TypeError(`options.foldBatchNorm must be a boolean, got ${describe(o.foldBatchNorm)}`);
   if (o.foldBatchNorm && o.model === undefined) throw new RangeError('options.foldBatchNorm needs options.model (the LayersModel or GraphModel), to see which conv feeds which BatchNormalization');
   // With a bundle, its layers say which convs carry their BN; otherwise the model's graph does.
+  // The graph's folds also give a folded bundle layer its float weights W·s (calibration's and
+  // observers' reference), which the bundle does not hold.
   let folds = new Map<object, BatchNormFold>();
-  if (!bundle && o.model !== undefined && o.foldBatchNorm !== false) {
+  if (o.model !== undefined && o.foldBatchNorm !== false && (!bundle || bundle.layers.some((l) => l.foldedBatchNorm))) {
     const found = findBatchNormFolds(o.model as object);
     if (!found && o.foldBatchNorm) throw new RangeError('options.foldBatchNorm: options.model is neither a LayersModel (with layers) nor a GraphModel (with its graph)');
     if (found) folds = found;
@@ -108,12 +115,13 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
     let scales: Float32Array | null = null;
     let gamma: Float32Array | undefined;
     let delta: Float32Array | undefined;
+    let bundleFold: BatchNormFold | null | undefined;
     if (bundle) {
       const b = matchBundle(bundle.layers, info, crc);
       settings = b.settings;
       if (b.q) ({ q, scales } = b as { q: Int8Array; scales: Float32Array });
       gamma = b.gamma; delta = b.delta;
-      if (b.foldedBatchNorm) { foldedBatchNorm = true; bias = b.bias; }
+      if (b.foldedBatchNorm) { foldedBatchNorm = true; bias = b.bias; bundleFold = folds.get(filter.dataId) ?? null; }
     } else {
       const r = rule ? rule({ ...info, filterShape: [...info.filterShape] }) : undefined;
       const ruleName = `options.layers(${info.index})`;
@@ -130,9 +138,7 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
         const fold = folds.get(filter.dataId);
         if (fold) {
           // Folded after quantizing: the VQK stays that of W, each channel's KDS takes its s.
-          const f = foldFactors(info.outChannels, {
-            gamma: fold.gamma?.dataSync(), beta: fold.beta?.dataSync(), mean: fold.mean.dataSync(), variance: fold.variance.dataSync(), epsilon: fold.epsilon,
-          });
+          const f = factorsOf(fold, info.outChannels);
           weights = scaleRows(weights, f.scale);
           scales = scaleRows(scales, f.scale);
           bias = foldBias(fold.bias?.dataSync(), f);
@@ -140,7 +146,7 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
         }
       }
     }
-    const e: Entry = { info, settings, q, scales, gamma, delta, calls: 0, weights, weightsCrc: crc, foldedBatchNorm, bias, built: new Map() };
+    const e: Entry = { info, settings, q, scales, gamma, delta, calls: 0, weights, bundleFold, weightsCrc: crc, foldedBatchNorm, bias, built: new Map() };
     byData.set(filter.dataId, e);
     entries.push(e);
     return e;
@@ -188,6 +194,7 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
       const outShape = nchw ? [batch, e.info.outChannels, info.outHeight, info.outWidth] : [batch, info.outHeight, info.outWidth, e.info.outChannels];
       let out: Float32Array | undefined;
       if (observer) {
+        if (e.bundleFold !== undefined) foldBundleWeights(e);
         const r = observer({ layer: e, weights: e.weights, options: { ...options, activation: 'none' }, input, shape });
         if (r instanceof Float32Array) out = applyActivation(r, activation, e.info.outChannels, nchw ? info.outHeight * info.outWidth : 1, nchw, attrs, prelu);
       }
@@ -362,4 +369,30 @@ function matchBundle(layers: BundleLayer[], info: LayerInfo, crc: number): Bundl
   }
   if (b.weightsCrc !== crc) throw new RangeError(`bundle does not match this model: the float weights of ${what} differ from those the bundle was made from`);
   return b;
+}
+
+/** The fold's per-channel factors from the BN's parameters. */
+function factorsOf(fold: BatchNormFold, channels: number): ReturnType<typeof foldFactors> {
+  return foldFactors(channels, {
+    gamma: fold.gamma?.dataSync(), beta: fold.beta?.dataSync(), mean: fold.mean.dataSync(), variance: fold.variance.dataSync(), epsilon: fold.epsilon,
+  });
+}
+
+/**
+ * A folded bundle layer's float weights W·s, from the model's BN: checked against the bundle,
+ * whose bias s·b + t the same BN must give bit for bit (else the model is not the one the bundle
+ * was made from, and the float reference of calibration or an observer would be wrong).
+ */
+function foldBundleWeights(e: Entry): void {
+  const fold = e.bundleFold, conv = `conv ${e.info.index}${e.info.name === undefined ? '' : ` (${e.info.name})`}`;
+  if (!fold) {
+    throw new RangeError(`${conv} comes from the bundle with its BatchNormalization folded, which options.model does not show: its float weights are unknown, so it cannot be observed or calibrated; pass the model the bundle was made from as options.model`);
+  }
+  const f = factorsOf(fold, e.info.outChannels);
+  const bias = foldBias(fold.bias?.dataSync(), f);
+  if (!e.bias || bias.length !== e.bias.length || bias.some((v, i) => !Object.is(v, e.bias![i]))) {
+    throw new RangeError(`${conv}: the BatchNormalization after it in options.model is not the one the bundle folded (its folded bias differs), so its float weights are unknown; pass the model the bundle was made from`);
+  }
+  e.weights = scaleRows(e.weights, f.scale);
+  e.bundleFold = undefined;
 }

@@ -268,6 +268,43 @@ test('folded layers round-trip through a bundle (version 2), which then needs no
   plugin.restore();
 });
 
+test('a folded bundle layer shows observers (eval, calibration) its float weights s·W from the model, checked against the bundle', async () => {
+  await tf.setBackend('cpu');
+  let plugin = useDSConv(tf, { bits: 8, model });
+  const seenLive = [];
+  plugin.observe((call) => { seenLive.push(call); });
+  model.predict(x).dispose();
+  const bytes = plugin.toBundle();
+  plugin.restore();
+  plugin = useDSConv(tf, { bundle: bytes, model });
+  const seen = [];
+  plugin.observe((call) => { seen.push(call); });
+  try {
+    model.predict(x).dispose();
+  } finally {
+    plugin.restore();
+  }
+  assert.is(seen.length, seenLive.length);
+  for (let i = 0; i < seen.length; i++) {
+    assert.ok(identical(seen[i].weights, seenLive[i].weights), `${seen[i].layer.info.name}: the float weights of the fold`);
+    assert.ok(identical(seen[i].options.bias ?? [], seenLive[i].options.bias ?? []), `${seen[i].layer.info.name}: its bias`);
+  }
+  // Without the model, or with one whose BN is not the bundle's, the float weights are unknown.
+  const other = smallModel();
+  other.setWeights(model.getWeights());
+  other.getLayer('b1').setWeights(bnWeights(12));
+  for (const [m, why] of [[undefined, /conv 0 comes from the bundle with its BatchNormalization folded, which options\.model does not show/], [other, /c1\/kernel\): the BatchNormalization after it in options\.model is not the one the bundle folded/]]) {
+    plugin = useDSConv(tf, { bundle: bytes, model: m });
+    try {
+      (m ?? model).predict(x).dispose(); // running needs no float weights
+      plugin.observe(() => undefined);
+      assert.throws(() => (m ?? model).predict(x), why);
+    } finally {
+      plugin.restore();
+    }
+  }
+});
+
 test('bad fold options and bundles are clear errors', () => {
   assert.throws(() => useDSConv(tf, { model, foldBatchNorm: 'yes' }), (e) => e instanceof TypeError && /options\.foldBatchNorm must be a boolean/.test(e.message));
   assert.throws(() => useDSConv(tf, { foldBatchNorm: true }), (e) => e instanceof RangeError && /foldBatchNorm needs options\.model/.test(e.message));

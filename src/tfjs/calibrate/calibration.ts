@@ -5,7 +5,8 @@ import type { ConvCall, DSConvPlugin, PluginLayer } from '../types.js';
 import type { CalibrationMethod, CalibrationProgress, LayerStats } from './types.js';
 import { type Dims, layerDims } from './dims.js';
 import { InputStats, TargetStats } from './stats.js';
-import { columns, floatConv, gatherOutput, gatherPixels, pixelDigest, positions } from './samples.js';
+import { panelsLength, slicePanels } from '../../core/moments.js';
+import { PanelScratch, columns, floatConv, gatherOutput, gatherPixels, pixelDigest, positions, sampledTargets, weightPanels } from './samples.js';
 import { type FitInput, type Fitted, fitLayer, quality } from './fit.js';
 
 export interface Settings {
@@ -30,7 +31,7 @@ interface Layer {
   input?: InputStats;
   target: TargetStats;
   /** Float targets of this batch, in call order (target 'network'). */
-  queue: { S: number; T: Float32Array }[];
+  queue: { S: number; T: Float64Array }[];
   /** Images before this batch, and in this pass of it. */
   images: number;
   passImages: number;
@@ -62,6 +63,8 @@ export class Calibration {
   private passLayers = new Set<Layer>();
   /** Per geometry, input shape and first image, the digest of the sampled pixels of the last conv of this pass that read them. */
   private seen = new Map<string, { digest: string; stats: InputStats }>();
+  private readonly panels = new PanelScratch();
+  private readonly patches = new PanelScratch();
 
   constructor(private readonly plugin: DSConvPlugin, private readonly s: Settings) {}
 
@@ -78,7 +81,7 @@ export class Calibration {
     const l = this.layer(call);
     const y = floatConv(call);
     const pos = this.positions(l, call);
-    l.queue.push({ S: pos.length, T: gatherOutput(call, y, pos) });
+    l.queue.push({ S: pos.length, T: gatherOutput(call, y, pos, l.d) });
     this.progress(l);
     return y;
   }
@@ -95,23 +98,28 @@ export class Calibration {
     const l = this.layer(call);
     const first = l.images + l.passImages;
     const pos = this.positions(l, call);
-    let T: Float32Array;
+    // Target 'network': the float pass's outputs at these positions; 'layer': the float conv's,
+    // computed at the sampled positions only, from the patches (a slice at a time, below).
+    let T: Float64Array | undefined;
+    let W: Float64Array | undefined;
     if (this.s.target === 'network') {
       const kept = l.queue.shift();
       if (!kept || kept.S !== pos.length) throw new Error(`calibrate: conv ${l.index} ran differently in the float and the quantized pass of batch ${this.batch}; the model must run the same convs on the same images each time`);
       T = kept.T;
     } else {
-      T = gatherOutput(call, floatConv(call), pos);
+      W = weightPanels(l.weights, l.d);
     }
     const own = this.inputs(l, call, first, pixelDigest(call, pos));
     // In slices of positions, so the patches and their columns stay small however many
     // positions a call has; the sums take the positions in the same order either way.
-    const S = pos.length;
-    for (let a = 0; a < S; a += SLICE) {
-      const b = Math.min(S, a + SLICE), p = pos.subarray(a, b);
-      const X = columns(gatherPixels(call, p), b - a, l.d, l.settings.blockSize, l.settings.mantissaBits);
+    const S = pos.length, slice = slicePositions(l.d);
+    for (let a = 0; a < S; a += slice) {
+      const b = Math.min(S, a + slice), p = pos.subarray(a, b);
+      const px = gatherPixels(call, p);
+      const Ts = W ? sampledTargets(px, b - a, l.d, W, call.options.bias, this.patches) : b - a === S ? T! : slicePanels(T!, S, a, b);
+      const X = columns(px, b - a, l.d, l.settings.blockSize, l.settings.mantissaBits, this.panels);
       if (own) l.input!.add(X, b - a);
-      l.target.add(X, b - a === S ? T : sliceColumns(T, S, a, b), b - a);
+      l.target.add(X, Ts, b - a);
     }
     const n = l.target.n, last = l.images + l.passImages === this.s.count;
     const due = last || l.fits === 0 || n >= REFIT_GROWTH * l.fittedAt;
@@ -224,12 +232,12 @@ export class Calibration {
   }
 }
 
-/** Positions per slice of a call. */
-const SLICE = 1024;
-
-/** Columns [a, b) of the rows of T (rows of S). */
-function sliceColumns(T: Float32Array, S: number, a: number, b: number): Float32Array {
-  const rows = T.length / S, n = b - a, out = new Float32Array(rows * n);
-  for (let r = 0; r < rows; r++) out.set(T.subarray(r * S + a, r * S + b), r * n);
-  return out;
+/**
+ * Positions per slice of a call: at most 1024, and fewer where a position's patch, its BFP values,
+ * its columns in panels (float64 padded to 4 per group) and its patch as sampledTargets packs it
+ * pass 16 KiB, so a slice holds at most 16 MiB (a depthwise conv on 960 channels: 230 KiB a position).
+ */
+function slicePositions(d: Dims): number {
+  const bytes = 8 * d.taps * d.Cin + 8 * panelsLength(d.groups, d.D, 1) + 8 * d.groups * d.D;
+  return Math.max(1, Math.min(1024, Math.floor(2 ** 24 / bytes)));
 }

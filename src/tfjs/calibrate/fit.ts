@@ -5,7 +5,7 @@ import type { CalibrationMethod, LayerStats } from './types.js';
 import type { Dims } from './dims.js';
 import type { InputStats, TargetStats } from './stats.js';
 import { MAX_HESSIAN, gptqRoundGroup } from './rounding.js';
-import { channelMoments, newMoments, outputSums, refitChannel } from './scales.js';
+import { LayerMoments, outputSums, refitChannel } from './scales.js';
 import { fitCds } from './cds.js';
 
 export interface FitInput {
@@ -48,11 +48,11 @@ export function fitLayer(f: FitInput): Fitted {
   }
   const refit = methods.includes('scales'), cds = methods.includes('cds');
   if (!refit && !cds) return { q, scales, applied };
-  const mo = newMoments(K), qv = new Float64Array(D);
+  const moments = new LayerMoments(q, d, input.H, input.m, target.R);
   const gamma = new Float32Array(C), delta = new Float32Array(C), sums = new Float64Array(3 * C);
   for (let o = 0; o < C; o++) {
     const b = f.bias ? f.bias[o] : 0, base = d.scaleBase(o);
-    channelMoments(o, q, d, input.H, input.m, target.R, mo, qv);
+    const mo = moments.channel(o);
     if (refit) {
       const xi = refitChannel(mo, K, b, f.xi0, base);
       if (xi) for (let k = 0; k < K; k++) scales[base + k] = xi[k];
@@ -79,10 +79,11 @@ export type Quality = Pick<LayerStats, 'sqnrBefore' | 'sqnrAfter' | 'floatMean' 
  */
 export function quality(f: FitInput, fit: Fitted, fitN: number): Quality {
   const { d, input, target } = f;
-  const { C, K, D } = d;
+  const { C, K } = d;
   const n = target.n;
   input.prepare();
-  const mo = newMoments(K), qv = new Float64Array(D);
+  const before = new LayerMoments(f.q0, d, input.H, input.m, target.R);
+  const after = fit.sums !== undefined && fitN === n ? undefined : new LayerMoments(fit.q, d, input.H, input.m, target.R);
   const floatMean = new Float32Array(C), floatStd = new Float32Array(C), quantMean = new Float32Array(C), quantStd = new Float32Array(C);
   let sig = 0, errBefore = 0, errAfter = 0;
   const std = (s: number, ss: number) => Math.sqrt(Math.max(0, ss / n - (s / n) ** 2));
@@ -91,15 +92,13 @@ export function quality(f: FitInput, fit: Fitted, fitN: number): Quality {
     const st = target.st[o], stt = target.stt[o];
     sig += stt;
     floatMean[o] = st / n; floatStd[o] = std(st, stt);
-    channelMoments(o, f.q0, d, input.H, input.m, target.R, mo, qv);
-    const y0 = outputSums(mo, K, f.xi0, base, b, n, st);
+    const y0 = outputSums(before.channel(o), K, f.xi0, base, b, n, st);
     errBefore += Math.max(0, stt - 2 * y0.syt + y0.syy);
     let y: { sy: number; syy: number; syt: number };
-    if (fit.sums && fitN === n) {
-      y = { sy: fit.sums[3 * o], syy: fit.sums[3 * o + 1], syt: fit.sums[3 * o + 2] };
+    if (after) {
+      y = outputSums(after.channel(o), K, fit.scales, base, b, n, st);
     } else {
-      channelMoments(o, fit.q, d, input.H, input.m, target.R, mo, qv);
-      y = outputSums(mo, K, fit.scales, base, b, n, st);
+      y = { sy: fit.sums![3 * o], syy: fit.sums![3 * o + 1], syt: fit.sums![3 * o + 2] };
     }
     // With the CDS, y' = γy + δ.
     const g = fit.gamma ? fit.gamma[o] : 1, dl = fit.delta ? fit.delta[o] : 0;

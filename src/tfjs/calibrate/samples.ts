@@ -6,6 +6,7 @@ import type { DSConvOptions } from '../../core/options.js';
 import { outputExtent } from '../../core/geometry.js';
 import { mulberry32 } from '../../core/random.js';
 import { bfpDequantize } from '../../core/bfp.js';
+import { gemmPanels, panelIndex, panelsLength } from '../../core/moments.js';
 import type { ConvCall } from '../types.js';
 import type { Dims } from './dims.js';
 
@@ -79,20 +80,19 @@ function mix(...v: number[]): number {
   return h >>> 0;
 }
 
-/** The output values at `pos`, transposed: [channel][position]. */
-export function gatherOutput(call: ConvCall, y: Float32Array, pos: Int32Array): Float32Array {
-  const C = call.options.outChannels;
+/** The output values at `pos`, per group in the panels of the Gram kernel: [group][Og][position] (core/gemm.ts). */
+export function gatherOutput(call: ConvCall, y: Float32Array, pos: Int32Array, d: Dims): Float64Array {
+  const { C, Og, groups } = d;
   const [oh, ow] = outSize(call.options, call.shape.height, call.shape.width);
   const M = oh * ow, S = pos.length;
-  const out = new Float32Array(C * S);
+  const out = new Float64Array(panelsLength(groups, Og, S));
   const nchw = call.shape.layout === 'NCHW';
   for (let s = 0; s < S; s++) {
     const p = pos[s];
-    if (nchw) {
-      const n = Math.floor(p / M), at = n * C * M + (p - n * M);
-      for (let c = 0; c < C; c++) out[c * S + s] = y[at + c * M];
-    } else {
-      for (let c = 0; c < C; c++) out[c * S + s] = y[p * C + c];
+    const n = Math.floor(p / M);
+    const at = nchw ? n * C * M + (p - n * M) : p * C, step = nchw ? M : 1;
+    for (let g = 0; g < groups; g++) {
+      for (let o = 0; o < Og; o++) out[panelIndex(g, o, s, Og, S)] = y[at + (g * Og + o) * step];
     }
   }
   return out;
@@ -161,21 +161,86 @@ export function pixelDigest(call: ConvCall, pos: Int32Array): string {
 
 /**
  * The sampled pixels BFP-dequantized (each pixel's blocks as the DSConv layer forms them, so
- * quantizing only these pixels gives the same values as the whole input) and laid out per group
- * as columns over the positions: [group][j = t·C_g + c][s], the rows the Gram sums run along.
+ * quantizing only these pixels gives the same values as the whole input), per group in the
+ * panels of the Gram kernel: [group][j = t·C_g + c][s] (core/gemm.ts).
  */
-export function columns(px: Float32Array, S: number, d: Dims, blockSize: number, mantissaBits: number): Float32Array {
+export function columns(px: Float32Array, S: number, d: Dims, blockSize: number, mantissaBits: number, into: PanelScratch): Float64Array {
   const { Cin, Cg, groups, taps, D } = d;
   const xq = bfpDequantize(px, S * taps, Cin, groups, blockSize, mantissaBits);
-  const X = new Float32Array(groups * D * S);
+  const X = into.take(panelsLength(groups, D, S));
+  // panelIndex(g, j, s, D, S), unrolled: a panel of four columns is 4·S values long.
+  const panel = 4 * S, group = Math.ceil(D / 4) * panel;
   for (let s = 0; s < S; s++) {
     for (let t = 0; t < taps; t++) {
       const from = (s * taps + t) * Cin;
       for (let g = 0; g < groups; g++) {
-        const to = (g * D + t * Cg) * S + s, f = from + g * Cg;
-        for (let c = 0; c < Cg; c++) X[to + c * S] = xq[f + c];
+        const f = from + g * Cg, to = g * group + 4 * s;
+        for (let c = 0, j = t * Cg; c < Cg; c++, j++) X[to + (j >> 2) * panel + (j & 3)] = xq[f + c];
       }
     }
   }
   return X;
+}
+
+/**
+ * A conv's float weights per group as the Gram kernel's panels over the columns j: variable o of
+ * group g, sample j = t·C_g + c (core/moments.ts), for sampledTargets.
+ */
+export function weightPanels(w: Float32Array, d: Dims): Float64Array {
+  const { groups, Og, D, weightAt } = d;
+  const P = new Float64Array(panelsLength(groups, Og, D));
+  for (let g = 0; g < groups; g++) {
+    for (let o = 0; o < Og; o++) {
+      const row = (g * Og + o) * D;
+      for (let j = 0; j < D; j++) P[panelIndex(g, o, j, Og, D)] = w[row + weightAt[j]];
+    }
+  }
+  return P;
+}
+
+/**
+ * The float conv's outputs at S sampled positions, from their patches `px` ([S·taps][Cin], as
+ * gatherPixels gives them) and the weight panels: per group and position Σ_j w_oj·x_j in float64
+ * (each product exact, in column order) plus the bias, in the panels of the target sums
+ * ([group][Og][S]). Only the sampled positions are computed, where the float conv over the whole
+ * input cost calibration more than its fits on large models.
+ */
+export function sampledTargets(px: Float32Array, S: number, d: Dims, W: Float64Array, bias: Float32Array | undefined, into: PanelScratch): Float64Array {
+  const { Cin, Cg, groups, taps, Og, D } = d;
+  // The patches as panels of S variables (positions) over D samples (columns), per group.
+  const A = into.take(panelsLength(groups, S, D));
+  const group = Math.ceil(S / 4) * 4 * D; // panelIndex(g, s, j, S, D), unrolled
+  for (let s = 0; s < S; s++) {
+    const at = (s >> 2) * 4 * D + (s & 3);
+    for (let t = 0; t < taps; t++) {
+      const from = (s * taps + t) * Cin;
+      for (let g = 0; g < groups; g++) {
+        const f = from + g * Cg, to = g * group + at + 4 * t * Cg;
+        for (let c = 0; c < Cg; c++) A[to + 4 * c] = px[f + c];
+      }
+    }
+  }
+  const Y = new Float64Array(groups * S * Og);
+  gemmPanels(Y, A, W, groups, S, Og, D);
+  const T = new Float64Array(panelsLength(groups, Og, S));
+  for (let g = 0; g < groups; g++) {
+    for (let s = 0; s < S; s++) {
+      for (let o = 0; o < Og; o++) T[panelIndex(g, o, s, Og, S)] = Y[(g * S + s) * Og + o] + (bias ? bias[g * Og + o] : 0);
+    }
+  }
+  return T;
+}
+
+/**
+ * One zeroed Float64Array reused for the panels of each slice (grow-only): a new one per slice of
+ * a large conv is megabytes, which the collector then spends seconds on over a calibration.
+ */
+export class PanelScratch {
+  private buffer = new Float64Array(0);
+
+  /** n zeros, valid until the next take(). */
+  take(n: number): Float64Array {
+    if (n > this.buffer.length) this.buffer = new Float64Array(n);
+    return this.buffer.subarray(0, n).fill(0);
+  }
 }

@@ -5,7 +5,8 @@
 //   per output channel: R = Σ t·x̂, Σ t and Σ t²,
 // since the DSConv output is exactly ŵ·x̂ + bias (docs/ARITHMETIC.md) for the reconstructed
 // weights ŵ = ξ·q. Convs that read the same input at the same positions share one InputStats.
-import { gemmNT, mirrorUpper, syrkUpper, upperCholeskyOfInverse } from './linalg.js';
+import { gemmPanels, panelIndex } from '../../core/moments.js';
+import { mirrorUpper, upperCholeskyOfInverse } from './linalg.js';
 import type { Dims } from './dims.js';
 
 export class InputStats {
@@ -22,18 +23,11 @@ export class InputStats {
     this.m = new Float64Array(groups * D);
   }
 
-  /** Adds S positions' columns, [group][D][S]. */
-  add(X: Float32Array, S: number): void {
-    const { D } = this;
-    for (let g = 0; g < this.groups; g++) {
-      syrkUpper(this.H, g * D * D, X, g * D * S, D, S);
-      for (let j = 0; j < D; j++) {
-        const r = (g * D + j) * S;
-        let v = this.m[g * D + j];
-        for (let s = 0; s < S; s++) v += X[r + s];
-        this.m[g * D + j] = v;
-      }
-    }
+  /** Adds S positions' columns, [group][D][S] in the Gram kernel's panels. */
+  add(X: Float64Array, S: number): void {
+    const { D, groups } = this;
+    gemmPanels(this.H, X, null, groups, D, D, S);
+    addRowSums(this.m, X, groups, D, S);
     this.n += S;
   }
 
@@ -75,15 +69,29 @@ export class TargetStats {
     this.stt = new Float64Array(d.C);
   }
 
-  /** Adds S positions: X the input columns [group][D][S], T the targets [channel][S]. */
-  add(X: Float32Array, T: Float32Array, S: number): void {
-    const { D, Og, groups, C } = this.d;
-    for (let g = 0; g < groups; g++) gemmNT(this.R, g * Og * D, T, g * Og * S, Og, X, g * D * S, D, S);
-    for (let o = 0; o < C; o++) {
-      let a = this.st[o], b = this.stt[o];
-      for (let s = 0; s < S; s++) { const t = T[o * S + s]; a += t; b += t * t; }
-      this.st[o] = a; this.stt[o] = b;
-    }
+  /** Adds S positions: X the input columns [group][D][S], T the targets [group][Og][S], both in panels. */
+  add(X: Float64Array, T: Float64Array, S: number): void {
+    const { D, Og, groups } = this.d;
+    gemmPanels(this.R, T, X, groups, Og, D, S);
+    addRowSums(this.st, T, groups, Og, S, this.stt);
     this.n += S;
+  }
+}
+
+/**
+ * sums[g·rows + r] += Σ_s P(g, r, s) (and squares[g·rows + r] += Σ_s P(g, r, s)², if given) over
+ * the panels P of `groups` matrices of `rows` variables over S samples, each in sample order.
+ */
+function addRowSums(sums: Float64Array, P: Float64Array, groups: number, rows: number, S: number, squares?: Float64Array): void {
+  for (let g = 0; g < groups; g++) {
+    for (let r0 = 0; r0 < rows; r0 += 4) {
+      const lanes = Math.min(4, rows - r0), at = g * rows + r0, p0 = panelIndex(g, r0, 0, rows, S);
+      for (let l = 0; l < lanes; l++) {
+        let a = sums[at + l], b = squares ? squares[at + l] : 0;
+        for (let s = 0, p = p0 + l; s < S; s++, p += 4) { const v = P[p]; a += v; b += v * v; }
+        sums[at + l] = a;
+        if (squares) squares[at + l] = b;
+      }
+    }
   }
 }
