@@ -146,10 +146,17 @@ export function bfp_dequant_c1(params: usize): bool {
   const dstStride = arg(params, BfpParam.dstStride);
   let bad = i32x4.splat(0);
   let badTail = false;
-  const maxMs = (1 << (mantissaBits - 1)) - 1;
-  const maxM = i32x4.splat(maxMs);
-  // Moving each value to exponent field m+125 puts |x| in [2^(m-2), 2^(m-1)).
-  const target = i32x4.splat((mantissaBits + 125) << 23);
+  // On the bit pattern: m-1 significant bits keep the top m-2 bits of the 23-bit fraction, so
+  // d = 25-m bits are dropped. Half away from zero adds half a unit of the last kept bit; a carry
+  // out of the fraction is the clamp to 2^(m-1)-1 units, all kept bits set, the exponent unchanged.
+  // (The same as rounding the fraction moved to [2^(m-2), 2^(m-1)) as a float, without the
+  // float conversions, which V8 lowers to several instructions each.)
+  const d = 25 - mantissaBits;
+  const halfS = 1 << (d - 1);
+  const keptS = 0x007fffff & ~((1 << d) - 1);
+  const half = i32x4.splat(halfS);
+  const kept = i32x4.splat(keptS);
+  const frac = i32x4.splat(0x007fffff);
   const ch4 = channels & ~3;
   for (let p = 0; p < pixels; p++) {
     const vin = src + <usize>(p * srcStride) * 4;
@@ -159,12 +166,9 @@ export function bfp_dequant_c1(params: usize): bool {
       const bits = v128.load(vin + <usize>c * 4);
       const ef = v128.and(bits, i32x4.splat(EXP_MASK));
       bad = v128.or(bad, i32x4.eq(ef, i32x4.splat(EXP_MASK)));
-      const ax = v128.or(v128.and(bits, i32x4.splat(0x007fffff)), target);
-      let r = i32x4.trunc_sat_f32x4_s(f32x4.add(ax, f32x4.splat(0.5)));
-      r = i32x4.min_s(r, maxM);
-      // r has exponent field m+125 as a float; give it back the input's exponent field and sign.
-      let out = i32x4.add(f32x4.convert_i32x4_s(r), i32x4.sub(ef, target));
-      out = v128.or(out, v128.and(bits, i32x4.splat(0x80000000)));
+      const t = i32x4.add(v128.and(bits, frac), half);
+      const f = v128.bitselect(kept, v128.and(t, kept), i32x4.gt_s(t, frac));
+      const out = v128.or(v128.andnot(bits, frac), f);
       v128.store(vout + <usize>c * 4, v128.andnot(out, i32x4.eq(ef, i32x4.splat(0))));
     }
     for (; c < channels; c++) {
@@ -172,10 +176,8 @@ export function bfp_dequant_c1(params: usize): bool {
       const ef = bits & EXP_MASK;
       badTail |= ef == EXP_MASK;
       if (ef == 0) { store<f32>(vout + <usize>c * 4, 0); continue; }
-      const ax = reinterpret<f32>((bits & 0x007fffff) | ((mantissaBits + 125) << 23));
-      const r = min(<i32>(ax + 0.5), maxMs);
-      const outBits = reinterpret<i32>(<f32>r) + ef - ((mantissaBits + 125) << 23);
-      store<i32>(vout + <usize>c * 4, outBits | (bits & 0x80000000));
+      const t = (bits & 0x007fffff) + halfS;
+      store<i32>(vout + <usize>c * 4, (bits & ~0x007fffff) | (t > 0x007fffff ? keptS : t & keptS));
     }
     for (; c < dstStride; c++) store<f32>(vout + <usize>c * 4, 0);
   }

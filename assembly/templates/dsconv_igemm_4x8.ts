@@ -14,7 +14,7 @@
 // before its pixels run, where the dot product needs it: widening in the inner loop would redo
 // it for every four pixels (10-15%), and keeping weights widened would double their memory.
 
-import { ConvParam, arg, ptr } from '../params';
+import { ConvParam, arg, argf, ptr } from '../params';
 
 // Adds one block's int32 sums for 8 outputs of a pixel, times ξ (xl, xh), times the pixel's
 // block scale s = 2^(E-m+2) (read from sp), into the float sums at o. s is applied last: it is a
@@ -58,7 +58,8 @@ import { ConvParam, arg, ptr } from '../params';
  * scaleStride + β) (r = 4: f32 scale; r = 8: f32 scale, i32 -z * ΣM). Weights per tile of 8
  * outputs, per tap, per block, in the layouts of the kernels' files. ξ: per tile, per tap, per
  * block, 8 float32. Output: float32 at output + 4 * (pixel * outputStride + tile * 8 + k), before
- * bias and activation. `npix` must be a multiple of 4.
+ * bias and activation, or with epiScale set after them (the epilogue fused). `npix` must be a
+ * multiple of 4.
  */
 // @ts-ignore: decorator
 @inline export function dsconvTiles<W, M>(params: usize): void {
@@ -79,6 +80,10 @@ import { ConvParam, arg, ptr } from '../params';
   const out = ptr(params, ConvParam.output);
   const outStride = arg(params, ConvParam.outputStride);
   const wide = ptr(params, ConvParam.wide);
+  const epiScale = ptr(params, ConvParam.epiScale);
+  const epiShift = ptr(params, ConvParam.epiShift);
+  const vlo = f32x4.splat(argf(params, ConvParam.lo));
+  const vhi = f32x4.splat(argf(params, ConvParam.hi));
   const relaxed = sizeof<M>() == 1;
   const record: usize = relaxed ? 8 : 4;
   const tileWeights = taps * nBlocks * paddedLen; // per output: the tile holds 8 times this
@@ -161,6 +166,22 @@ import { ConvParam, arg, ptr } from '../params';
           s0 += record; s1 += record; s2 += record; s3 += record;
         }
       }
+      // The output is the layer's own (NHWC): the epilogue on the tile while it is in L1.
+      if (epiScale != 0) {
+        const cs = epiScale + <usize>tile * 32;
+        const ch = epiShift + <usize>tile * 32;
+        for (let row = 0; row < 4; row++) {
+          const r = o + <usize>row * os;
+          v128.store(r, finish(v128.load(r), v128.load(cs), v128.load(ch), vlo, vhi));
+          v128.store(r, finish(v128.load(r, 16), v128.load(cs, 16), v128.load(ch, 16), vlo, vhi), 16);
+        }
+      }
     }
   }
+}
+
+// clamp(sum * scale + shift, lo, hi) of four channels, as f32_epilogue computes it.
+// @ts-ignore: decorator
+@inline function finish(acc: v128, scale: v128, shift: v128, vlo: v128, vhi: v128): v128 {
+  return f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.mul(acc, scale), shift), vlo), vhi);
 }

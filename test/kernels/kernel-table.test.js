@@ -265,6 +265,47 @@ test('depthwise records with the epilogue fused write clamp(sum * scale + shift,
   assert.is(n, 48);
 });
 
+for (const build of ONLY ?? ['simd', 'relaxed']) {
+  test(`integer records of the ${build} build with the epilogue fused write clamp(sum * scale + shift, lo, hi) of the twin's sums, bit for bit`, async () => {
+    const { r } = await runtimeFor(build);
+    if (!r) return; // the relaxed build where the engine lacks it: the child Node of the test above runs this one too
+    const f = Math.fround;
+    let n = 0;
+    for (const rec of RECORDS.filter((x) => x.path === 'igemm' && x.builds.includes(build))) {
+      for (let k = 0; k < 12; k++) {
+        const R = generator(0x2545f491 ^ (k * 7907 + RECORDS.indexOf(rec)));
+        let c, plan;
+        // Fused where the tiles are the output's channels and no padded row lands past the image.
+        do {
+          c = drawConfig(R, false, R.int(rec.bits[0], rec.bits[1]));
+          const groups = c.options.groups;
+          c.options = { ...c.options, outChannels: 8 * R.int(1, 3) * groups };
+          c.g = parseGeometry(c.options);
+          plan = resolve(c.g, { height: c.height, width: c.width, layout: 'NHWC' });
+        } while ((plan.outHeight * plan.outWidth) % rec.mr !== 0);
+        const x = drawInput(R, c.height * c.width, c.g.inChannels);
+        const w = drawWeights(R, c);
+        const path = dsconvPath(rec, c.g, { bits: c.bits, blockSize: c.blockSize, mantissaBits: c.mantissaBits, blockMode: c.mode }, w.q, w.scales, (d) => r.upload(d));
+        assert.ok(path.fusesEpilogue, `${rec.kernel} with ${c.g.groupOutputs} outputs per group fuses its epilogue`);
+        const C = c.g.outChannels;
+        const [lo, hi] = R.pick([[-Infinity, Infinity], [0, Infinity], [0, 6]]);
+        const epi = { scale: Float32Array.from({ length: C }, () => R.normal()), shift: Float32Array.from({ length: C }, () => R.normal()), lo, hi };
+        const { out, bad } = runPath(r, path, c, x, plan, epi);
+        assert.is(bad, false);
+        const want = twinOf(rec, c, x, w, plan.pad).map((v, i) => {
+          const y = f(f(v * epi.scale[i % C]) + epi.shift[i % C]);
+          const z = y < lo ? lo : y;
+          return hi < z ? hi : z;
+        });
+        const miss = firstMismatch(out, want, C);
+        if (miss) assert.unreachable(`${rec.kernel} fused on the ${build} build, config ${k} ${JSON.stringify({ ...c, g: undefined })}, lo ${lo} hi ${hi}: ${miss}`);
+        n++;
+      }
+    }
+    assert.ok(n >= 24, `${n} fused configurations`);
+  });
+}
+
 test('the table: names follow the grammar, every export it names is in each build it lists, selection picks its records', async () => {
   const names = (rec) => [rec.kernel, rec.weights, typeof rec.bfp === 'object' ? rec.bfp.pass : rec.bfp].filter(Boolean);
   for (const rec of RECORDS) {

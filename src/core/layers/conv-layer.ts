@@ -92,8 +92,9 @@ export abstract class ConvLayer {
     const nchw = p.outputLayout === 'NCHW';
     const [lo, hi] = g.activation === 'relu' ? [0, Infinity] : g.activation === 'relu6' ? [0, 6] : [-Infinity, Infinity];
     const { stride, groupStride, groupChannels, calls } = path.acc;
-    // Depthwise sums already in NHWC order go through the epilogue inside the kernel.
-    const fuse = path.fusesEpilogue && !nchw;
+    // Sums already in the NHWC output's order go through the epilogue inside the kernel, where no
+    // padded row would land past the image (the tile kernels write whole tiles of rows).
+    const fuse = path.fusesEpilogue && !nchw && rows === npix;
     const [rowParts, tileParts] = splitTiles(rows / mr, path.channelTiles, perImage);
     const job = r.job(shares);
     // Per-call weights, read by every kernel call: written first, before the first barrier.

@@ -1,5 +1,6 @@
 // Integer DSConv (an 'igemm' record): BFP pass into mantissas and block records, then the
-// integer micro-kernel per group.
+// integer micro-kernel per group, which also runs the epilogue where its tiles are the output's
+// channels (no channel padding): the sums are then never written and read back by a pass.
 import type { Geometry } from '../geometry.js';
 import type { Runtime } from '../runtime.js';
 import type { Share } from '../threads/job.js';
@@ -8,7 +9,7 @@ import type { BlockMode } from '../options.js';
 import { BfpParam, ConvParam } from '../abi.js';
 import { type Blocks, packIgemm } from '../pack.js';
 import { bfpRecord } from '../records.js';
-import { type AccLayout, type ConvPath, type Keep, type Lane, tiledAcc } from './path.js';
+import { type AccLayout, type ConvPath, type FusedEpilogue, type Keep, type Lane, tiledAcc, writeEpilogue } from './path.js';
 
 export class IgemmPath implements ConvPath {
   readonly imageStride: number;
@@ -18,7 +19,7 @@ export class IgemmPath implements ConvPath {
   readonly acc: AccLayout;
   readonly channelTiles: number;
   readonly tileChannels: number;
-  readonly fusesEpilogue = false;
+  readonly fusesEpilogue: boolean;
   private readonly wPtr: number;
   private readonly xiPtr: number;
   private readonly groupWeightBytes: number;
@@ -40,6 +41,7 @@ export class IgemmPath implements ConvPath {
     this.channelTiles = this.acc.groupStride / rec.nr;
     this.tileChannels = rec.nr;
     this.wideBytes = g.kh * g.kw * b.nBlocks * b.paddedLen * rec.wideBytesPerChannel;
+    this.fusesEpilogue = g.groupOutputs % rec.nr === 0;
   }
 
   allocate(r: Runtime, hw: number, rows: number, shares: number, lanes: number): Lane {
@@ -68,7 +70,8 @@ export class IgemmPath implements ConvPath {
 
   prepare(): void {}
 
-  kernel(x: Share, r: Runtime, _image: number, indir: number, r0: number, r1: number, t0: number, t1: number, zero: number, lane: Lane): void {
+  kernel(x: Share, r: Runtime, _image: number, indir: number, r0: number, r1: number, t0: number, t1: number, zero: number, lane: Lane,
+    epi?: FusedEpilogue): void {
     const { g, b, rec } = this;
     const s = r.scratch;
     const slots = g.groups * b.nBlocks;
@@ -86,8 +89,14 @@ export class IgemmPath implements ConvPath {
       p[ConvParam.weights] = this.wPtr + grp * this.groupWeightBytes + t0 * tileBytes;
       p[ConvParam.xi] = this.xiPtr + (grp * this.groupXiFloats + t0 * tileXi) * 4;
       p[ConvParam.nTiles] = t1 - t0;
-      p[ConvParam.output] = lane.acc + (r0 * this.acc.stride + grp * this.acc.groupStride + t0 * rec.nr) * 4;
-      p[ConvParam.outputStride] = this.acc.stride;
+      if (epi) {
+        const c0 = grp * g.groupOutputs + t0 * rec.nr;
+        p[ConvParam.output] = epi.dst + (r0 * g.outChannels + c0) * 4; p[ConvParam.outputStride] = g.outChannels;
+        writeEpilogue(p, x.f32(), { ...epi, scale: epi.scale + c0 * 4, shift: epi.shift + c0 * 4 });
+      } else {
+        p[ConvParam.output] = lane.acc + (r0 * this.acc.stride + grp * this.acc.groupStride + t0 * rec.nr) * 4;
+        p[ConvParam.outputStride] = this.acc.stride;
+      }
       p[ConvParam.wide] = s.weights.ptr + x.index * this.wideBytes;
       x.call(rec.kernel, x.ptr);
     }
