@@ -2,6 +2,7 @@
 // And where the real test photos are.
 import { fileURLToPath } from 'node:url';
 import { mulberry32 } from 'dsconv/reference';
+import { loadRuntime, install, rt } from '../dist/core/internal.js';
 
 /** Real photos committed as fixtures (public domain and CC0; sources and licences in its README). */
 export const PHOTOS = fileURLToPath(new URL('fixtures/photos/', import.meta.url));
@@ -30,4 +31,21 @@ export function randn(r, n) {
   const out = new Float32Array(n);
   for (let k = 0; k < n; k++) out[k] = r.normal();
   return out;
+}
+
+/**
+ * Runs `fn(r)` with r, a runtime on `threads` threads that splits every call, installed as the one
+ * layers and kernels use; then puts the previous one back and shuts r down.
+ */
+export async function onSplittingThreads(threads, fn) {
+  const r = await loadRuntime({ threads });
+  r.splitMinMacs = 0;
+  const was = rt();
+  install(r);
+  try {
+    return await fn(r);
+  } finally {
+    install(was);
+    r.shutdown();
+  }
 }

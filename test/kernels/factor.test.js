@@ -8,8 +8,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { init } from 'dsconv';
 import { choleskyTwin, upperCholeskyOfInverseTwin } from 'dsconv/reference';
-import { choleskyLower, upperCholeskyOfInverse, loadRuntime, install, rt } from '../../dist/core/internal.js';
-import { rng } from '../util.js';
+import { choleskyLower, upperCholeskyOfInverse } from '../../dist/core/internal.js';
+import { rng, onSplittingThreads } from '../util.js';
 
 await init();
 const R = rng(91);
@@ -112,11 +112,7 @@ test('order 0 and operands of the wrong size', () => {
 });
 
 test('split over 2 threads, the same bits, and null where not positive definite', async () => {
-  const r = await loadRuntime({ threads: 2 });
-  r.splitMinMacs = 0;
-  const was = rt();
-  install(r);
-  try {
+  await onSplittingThreads(2, (r) => {
     assert.is(r.threads, 2, 'two threads');
     // Past 128 columns the factor runs in phases; every order splits the inverse's columns.
     for (const n of [2, 5, 37, 128, 130, 259, 600]) {
@@ -129,10 +125,7 @@ test('split over 2 threads, the same bits, and null where not positive definite'
       A[at * n + at] = -1e15;
       assert.is(choleskyLower(A, n), null, `order ${n} with a negative pivot at ${at} on 2 threads`);
     }
-  } finally {
-    install(was);
-    r.shutdown();
-  }
+  });
 });
 
 test.run();

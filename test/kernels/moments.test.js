@@ -6,9 +6,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { init } from 'dsconv';
 import { gemmPanelsTwin, quadformTwin, rankUpdateTwin } from 'dsconv/reference';
-import { gemmPanels, panelsLength, panelIndex, slicePanels, blockQuadforms, RoundingBuffers, loadRuntime, install, rt } from '../../dist/core/internal.js';
+import { gemmPanels, panelsLength, panelIndex, slicePanels, blockQuadforms, RoundingBuffers } from '../../dist/core/internal.js';
 import { layerDims } from '../../dist/tfjs/calibrate/dims.js';
-import { rng } from '../util.js';
+import { rng, onSplittingThreads } from '../util.js';
 
 await init();
 const R = rng(77);
@@ -125,12 +125,8 @@ test('the block update of the rounding matches the twin bit for bit on every til
   }
 });
 
-test('split over threads, both kernels give the same bits', async () => {
-  const r = await loadRuntime({ threads: 2 });
-  r.splitMinMacs = 0;
-  const was = rt();
-  install(r);
-  try {
+test('split over threads, every kernel gives the same bits', async () => {
+  await onSplittingThreads(2, (r) => {
     assert.is(r.threads, 2, 'two threads');
     for (const [groups, m, n, len] of [[1, 21, 21, 30], [3, 9, 14, 11], [1, 2, 50, 8]]) {
       const A = panels(groups, m, len), B = panels(groups, n, len);
@@ -148,10 +144,7 @@ test('split over threads, both kernels give the same bits', async () => {
       same(blockQuadforms(H, Q, d.runs, d.scaleOf, d.C, d.D, d.K, d.Og), quadformTwin(H, Q, d.runs, d.scaleOf, d.C, d.D, d.K, d.Og), `${c.name} on 2 threads`);
     }
     for (const rows of [2, 9, 17]) rankUpdateCase(rows, 70, 32, 32, 32, 64, `block update of ${rows} rows on 2 threads`);
-  } finally {
-    install(was);
-    r.shutdown();
-  }
+  });
 });
 
 test.run();

@@ -12,8 +12,8 @@ export const MAX_HESSIAN = 4096;
 const BLOCK = 32;
 
 /**
- * GPTQ-style rounding of one group's output channels, given `factor` U, the upper Cholesky factor of the
- * damped inverse Hessian of the group's inputs (D x D). Per output channel, columns in order:
+ * GPTQ-style rounding of one group's output channels, given `factor` U, the upper Cholesky factor
+ * of the damped inverse Hessian of the group's inputs (D x D). Per output channel, columns in order:
  * q = clamp(round(w/ξ)), and the columns not yet quantized absorb the error (w − ξq)/U_jj · U_j,:.
  * Lazily (GPTQ's block updates): the columns of a block of BLOCK take their errors at once, the
  * rest of the row only after the block, as one product; every weight still takes the same
