@@ -5,6 +5,7 @@
 // the epilogue's clamp(sum * scale[c] + shift[c], lo, hi) (f32_epilogue's operations, in its order),
 // so an NHWC output whose channels fill the lanes needs no pass of its own.
 import { ConvParam, arg, argf, ptr } from '../params';
+import { epilogue4 } from '../templates/epilogue';
 
 /**
  * `params`: a ConvParam record (nTiles and the dsconv-only fields unused). One pixel at a time,
@@ -46,10 +47,10 @@ export function f32_dwconv_1x16(params: usize): void {
         wp += cBytes;
       }
       if (scale != 0) {
-        a0 = finish(a0, scale + c, shift + c, vlo, vhi);
-        a1 = finish(a1, scale + c + 16, shift + c + 16, vlo, vhi);
-        a2 = finish(a2, scale + c + 32, shift + c + 32, vlo, vhi);
-        a3 = finish(a3, scale + c + 48, shift + c + 48, vlo, vhi);
+        a0 = epilogue4(a0, v128.load(scale + c), v128.load(shift + c), vlo, vhi);
+        a1 = epilogue4(a1, v128.load(scale + c, 16), v128.load(shift + c, 16), vlo, vhi);
+        a2 = epilogue4(a2, v128.load(scale + c, 32), v128.load(shift + c, 32), vlo, vhi);
+        a3 = epilogue4(a3, v128.load(scale + c, 48), v128.load(shift + c, 48), vlo, vhi);
       }
       v128.store(o + c, a0); v128.store(o + c, a1, 16); v128.store(o + c, a2, 32); v128.store(o + c, a3, 48);
     }
@@ -60,14 +61,8 @@ export function f32_dwconv_1x16(params: usize): void {
         const x = select<usize>(inp + <usize>i * iStride, zero, i >= 0) + c;
         acc = f32x4.add(acc, f32x4.mul(v128.load(x), v128.load(w + <usize>t * cBytes + c)));
       }
-      if (scale != 0) acc = finish(acc, scale + c, shift + c, vlo, vhi);
+      if (scale != 0) acc = epilogue4(acc, v128.load(scale + c), v128.load(shift + c), vlo, vhi);
       v128.store(o + c, acc);
     }
   }
-}
-
-/** The epilogue of four channels: clamp(acc * scale + shift, lo, hi), as f32_epilogue computes it. */
-// @ts-ignore: decorator
-@inline function finish(acc: v128, scale: usize, shift: usize, vlo: v128, vhi: v128): v128 {
-  return f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.mul(acc, v128.load(scale)), v128.load(shift)), vlo), vhi);
 }

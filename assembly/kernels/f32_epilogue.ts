@@ -1,6 +1,7 @@
 // The output epilogue of every conv path: bias, CDS and activation, into the caller's layout.
 import { EpilogueParam, arg, argf, ptr } from '../params';
 import { transpose4 } from '../templates/transpose4x4';
+import { epilogue4 } from '../templates/epilogue';
 
 /**
  * out = clamp(acc * scale[c] + shift[c], lo, hi) for `pixels` x `channels`, reading acc at
@@ -30,8 +31,7 @@ export function f32_epilogue(params: usize): void {
       let c = 0;
       for (; c < c4; c += 4) {
         const o = <usize>c * 4;
-        const y = f32x4.add(f32x4.mul(v128.load(s + o), v128.load(scale + o)), v128.load(shift + o));
-        v128.store(d + o, f32x4.pmin(f32x4.pmax(y, vlo), vhi));
+        v128.store(d + o, epilogue4(v128.load(s + o), v128.load(scale + o), v128.load(shift + o), vlo, vhi));
       }
       for (; c < channels; c++) {
         const o = <usize>c * 4;
@@ -53,10 +53,10 @@ export function f32_epilogue(params: usize): void {
         const b = v128.load(shift + o);
         for (let p = 0; p < p4; p += 4) {
           const s = src + <usize>p * ss + o;
-          const y0 = f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.mul(v128.load(s), k), b), vlo), vhi);
-          const y1 = f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.mul(v128.load(s + ss), k), b), vlo), vhi);
-          const y2 = f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.mul(v128.load(s + 2 * ss), k), b), vlo), vhi);
-          const y3 = f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.mul(v128.load(s + 3 * ss), k), b), vlo), vhi);
+          const y0 = epilogue4(v128.load(s), k, b, vlo, vhi);
+          const y1 = epilogue4(v128.load(s + ss), k, b, vlo, vhi);
+          const y2 = epilogue4(v128.load(s + 2 * ss), k, b, vlo, vhi);
+          const y3 = epilogue4(v128.load(s + 3 * ss), k, b, vlo, vhi);
           transpose4(dst + <usize>c0 * ds + <usize>p * 4, y0, y1, y2, y3, ds);
         }
         for (let c = c0; c < c0 + 4; c++) {

@@ -15,6 +15,7 @@
 // it for every four pixels (10-15%), and keeping weights widened would double their memory.
 
 import { ConvParam, arg, argf, ptr } from '../params';
+import { epilogue4 } from './epilogue';
 
 // Adds one block's int32 sums for 8 outputs of a pixel, times ξ (xl, xh), times the pixel's
 // block scale s = 2^(E-m+2) (read from sp), into the float sums at o. s is applied last: it is a
@@ -172,16 +173,10 @@ import { ConvParam, arg, argf, ptr } from '../params';
         const ch = epiShift + <usize>tile * 32;
         for (let row = 0; row < 4; row++) {
           const r = o + <usize>row * os;
-          v128.store(r, finish(v128.load(r), v128.load(cs), v128.load(ch), vlo, vhi));
-          v128.store(r, finish(v128.load(r, 16), v128.load(cs, 16), v128.load(ch, 16), vlo, vhi), 16);
+          v128.store(r, epilogue4(v128.load(r), v128.load(cs), v128.load(ch), vlo, vhi));
+          v128.store(r, epilogue4(v128.load(r, 16), v128.load(cs, 16), v128.load(ch, 16), vlo, vhi), 16);
         }
       }
     }
   }
-}
-
-// clamp(sum * scale + shift, lo, hi) of four channels, as f32_epilogue computes it.
-// @ts-ignore: decorator
-@inline function finish(acc: v128, scale: v128, shift: v128, vlo: v128, vhi: v128): v128 {
-  return f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.mul(acc, scale), shift), vlo), vhi);
 }
