@@ -66,7 +66,8 @@ function layerFlag(value: string, flag: string): LayerFlag {
   const select = value.slice(0, at), rest = value.slice(at + 1);
   if (at <= 0 || rest === '') throw new UsageError(`${flag} must be ${LAYER_FORM}, got ${value}`);
   const given = `${flag} ${value}`;
-  if (rest === 'float') return { flag: given, value, select: /^\d+$/.test(select) ? Number(select) : select, settings: false };
+  const selector = /^\d+$/.test(select) ? Number(select) : select;
+  if (rest === 'float') return { flag: given, value, select: selector, settings: false };
   const settings: Record<string, unknown> = {};
   for (const item of list(rest)) {
     const eq = item.indexOf('='), key = item.slice(0, eq);
@@ -77,7 +78,7 @@ function layerFlag(value: string, flag: string): LayerFlag {
     if (Object.hasOwn(settings, k)) throw new UsageError(`${given}: ${key} given twice`);
     settings[k] = MODEL_FLAGS[key as keyof typeof LAYER_KEYS](item.slice(eq + 1), `${given}: ${key}`);
   }
-  return { flag: given, value, select: /^\d+$/.test(select) ? Number(select) : select, settings };
+  return { flag: given, value, select: selector, settings };
 }
 
 /** Whether `l` selects the conv `info`: by index, by weight name, or by its layer's name (the weight's without the last /part). */

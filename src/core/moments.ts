@@ -123,9 +123,9 @@ export class RoundingBuffers {
   private readonly ptrs: [number, number, number];
 
   constructor(readonly rows: number, readonly d: number, readonly block: number) {
-    const s = rt().scratch;
-    this.ptrs = [s.input.ensure(rows * d * 8), s.mant.ensure(rows * block * 8), s.output.ensure(d * d * 8)];
-    const mem = rt().k.memory.buffer; // after every ensure: growing memory detaches earlier views
+    const r = rt();
+    this.ptrs = [r.scratch.input.ensure(rows * d * 8), r.scratch.mant.ensure(rows * block * 8), r.scratch.output.ensure(d * d * 8)];
+    const mem = r.k.memory.buffer; // after every ensure: growing memory detaches earlier views
     this.W = new Float64Array(mem, this.ptrs[0], rows * d);
     this.E = new Float64Array(mem, this.ptrs[1], rows * block);
     this.U = new Float64Array(mem, this.ptrs[2], d * d);

@@ -3,13 +3,9 @@
 // command's --help (not the whole usage); values may start with one '-'.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { QUANT_RANGES } from '../../dist/core/options.js';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const cli = (...args) => spawnSync(process.execPath, [`${root}dist/cli/main.js`, ...args], { encoding: 'utf8' });
+import { cli, root } from './harness.js';
 
 /** Runs `args`, expects a usage error: one line matching `re`, then the pointer to `command`'s help. */
 function refused(args, re, command) {

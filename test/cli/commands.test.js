@@ -3,26 +3,17 @@
 // and calibration and evaluation images must be disjoint.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, mkdirSync, symlinkSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { decodeBundle, decodeArtifact } from 'dsconv/tfjs';
-import { PHOTOS } from '../util.js';
+import { spawnSync } from 'node:child_process';
+import { cli, photoDir, root, RDN_MODEL as MODEL } from './harness.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const MODEL = `${root}node_modules/@upscalerjs/default-model/models/model.json`;
 const tmp = mkdtempSync(join(tmpdir(), 'dsconv-cli-'));
-const dirOf = (name, files) => {
-  const d = join(tmp, name);
-  mkdirSync(d);
-  for (const f of files) symlinkSync(PHOTOS + f, join(d, f));
-  return d;
-};
+const dirOf = (name, files) => photoDir(tmp, name, files);
 const calDir = dirOf('cal', ['astronaut.png', 'coffee.png', 'rocket.jpg']);
 const evalDir = dirOf('eval', ['chelsea.png', 'retina.jpg']);
-const cli = (...args) => spawnSync(process.execPath, [`${root}dist/cli/main.js`, ...args], { encoding: 'utf8' });
 const common = ['--model', MODEL, '--size', '24', '--range', '0,255'];
 
 test('quantize writes a calibrated bundle; eval runs it and reports every figure', () => {

@@ -6,17 +6,12 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
 import { decodeBundle } from 'dsconv/tfjs';
+import { cli, RDN_MODEL_DIR as MODEL_DIR, RDN_MODEL as MODEL } from './harness.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const MODEL_DIR = `${root}node_modules/@upscalerjs/default-model/models`;
-const MODEL = `${MODEL_DIR}/model.json`;
 const tmp = mkdtempSync(join(tmpdir(), 'dsconv-inputs-'));
-const cli = (...args) => spawnSync(process.execPath, [`${root}dist/cli/main.js`, ...args], { encoding: 'utf8' });
 const common = ['--size', '24', '--range', '0,255'];
 
 /** A 32x32 RGBA pattern, seeded so each image differs. */

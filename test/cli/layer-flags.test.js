@@ -3,25 +3,15 @@
 // layer name; one that selects no conv, or a conv already selected, stops the command early.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, mkdirSync, symlinkSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { decodeBundle } from 'dsconv/tfjs';
 import { QUANT_DEFAULTS, QUANT_RANGES } from '../../dist/core/options.js';
-import { PHOTOS } from '../util.js';
+import { cli, photoDir, RDN_MODEL as MODEL } from './harness.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const MODEL = `${root}node_modules/@upscalerjs/default-model/models/model.json`;
 const tmp = mkdtempSync(join(tmpdir(), 'dsconv-layer-'));
-const dirOf = (name, files) => {
-  const d = join(tmp, name);
-  mkdirSync(d);
-  for (const f of files) symlinkSync(PHOTOS + f, join(d, f));
-  return d;
-};
-const cli = (...args) => spawnSync(process.execPath, [`${root}dist/cli/main.js`, ...args], { encoding: 'utf8' });
+const dirOf = (name, files) => photoDir(tmp, name, files);
 const common = ['--model', MODEL, '--size', '24', '--range', '0,255'];
 // The RDN's 12 convs in the order they run (the plug-in's indices), as their weights name them.
 const NAMES = ['F_m1', 'F_0', 'F_1_1', 'LFF_1', 'F_2_1', 'LFF_2', 'GFF_1', 'GFF_2', 'UPN1', 'UPN2', 'UPN3', 'SR'].map((n) => `${n}/kernel`);
