@@ -165,10 +165,10 @@ export function bfp_dequant_c1(params: usize): bool {
     for (; c < ch4; c += 4) {
       const bits = v128.load(vin + <usize>c * 4);
       const ef = v128.and(bits, i32x4.splat(EXP_MASK));
-      bad = v128.or(bad, i32x4.eq(ef, i32x4.splat(EXP_MASK)));
+      bad = i32x4.max_u(bad, ef); // the exponent field is all ones only for NaN or ±Inf
+      // t < 2^24: past the fraction only when the add carried, where min leaves every kept bit set.
       const t = i32x4.add(v128.and(bits, frac), half);
-      const f = v128.bitselect(kept, v128.and(t, kept), i32x4.gt_s(t, frac));
-      const out = v128.or(v128.andnot(bits, frac), f);
+      const out = v128.or(v128.andnot(bits, frac), v128.and(i32x4.min_s(t, frac), kept));
       v128.store(vout + <usize>c * 4, v128.andnot(out, i32x4.eq(ef, i32x4.splat(0))));
     }
     for (; c < channels; c++) {
@@ -181,5 +181,5 @@ export function bfp_dequant_c1(params: usize): bool {
     }
     for (; c < dstStride; c++) store<f32>(vout + <usize>c * 4, 0);
   }
-  return badTail || v128.any_true(bad);
+  return badTail || v128.any_true(i32x4.eq(bad, i32x4.splat(EXP_MASK)));
 }

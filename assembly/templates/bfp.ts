@@ -41,6 +41,25 @@ export const HALF_FIELD: i32 = 126 << 23;
   return i32x4.sub(v128.xor(r, sign), sign);
 }
 
+// Exponent field of 2^23: adding it rounds a float in [0, 2^22) to an integer in its low bits.
+const MAGIC: f32 = 8388608.0;
+
+// mant4 for blocks whose exponent field is at least m (so k = m+125-emax <= 125, given as 2^k):
+// there a subnormal input moves below 0.5 and any value that leaves the normal range is far below
+// it, so the plain float multiply needs no lane mask. Rounding is the add of 2^23 (half to even),
+// then +1 where that rounded an exact tie down; V8 lowers this to fewer instructions than the
+// truncating conversion.
+// @ts-ignore: decorator
+@inline export function mant4f(bits: v128, scaleK: v128, maxM: v128): v128 {
+  const y = f32x4.mul(v128.and(bits, i32x4.splat(ABS_MASK)), scaleK);
+  const t = f32x4.add(y, f32x4.splat(MAGIC));
+  const tieDown = f32x4.eq(f32x4.sub(y, f32x4.sub(t, f32x4.splat(MAGIC))), f32x4.splat(0.5));
+  let r = i32x4.sub(i32x4.sub(t, i32x4.splat(reinterpret<i32>(MAGIC))), tieDown);
+  r = i32x4.min_s(r, maxM);
+  const sign = i32x4.shr_s(bits, 31);
+  return i32x4.sub(v128.xor(r, sign), sign);
+}
+
 // Scalar twin of mant4 for block tails.
 // @ts-ignore: decorator
 @inline export function mant1(bits: i32, adj: i32, maxM: i32): i32 {
@@ -112,6 +131,25 @@ export const HALF_FIELD: i32 = 126 << 23;
         const adj = i32x4.splat(adjS);
         let vsum = i32x4.splat(0);
         let c = 0;
+        if (emax >= mantissaBits) {
+          const sk = f32x4.splat(pow2f(mantissaBits + 125 - emax));
+          if (narrow8) {
+            for (; c + 16 <= len; c += 16) {
+              const m0 = mant4f(v128.load(vin + <usize>c * 4), sk, maxM);
+              const m1 = mant4f(v128.load(vin + <usize>c * 4, 16), sk, maxM);
+              const m2 = mant4f(v128.load(vin + <usize>c * 4, 32), sk, maxM);
+              const m3 = mant4f(v128.load(vin + <usize>c * 4, 48), sk, maxM);
+              vsum = i32x4.add(vsum, i32x4.add(i32x4.add(m0, m1), i32x4.add(m2, m3)));
+              v128.store(vout + <usize>c, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(m0, m1), i16x8.narrow_i32x4_s(m2, m3)));
+            }
+          } else {
+            for (; c + 8 <= len; c += 8) {
+              const lo = mant4f(v128.load(vin + <usize>c * 4), sk, maxM);
+              const hi = mant4f(v128.load(vin + <usize>c * 4, 16), sk, maxM);
+              v128.store(vout + <usize>c * 2, i16x8.narrow_i32x4_s(lo, hi));
+            }
+          }
+        }
         if (narrow8) {
           for (; c + 16 <= len; c += 16) {
             const m0 = mant4(v128.load(vin + <usize>c * 4), adj, maxM);
