@@ -83,6 +83,61 @@ const MAGIC: f32 = 8388608.0;
   return emax >>> 23;
 }
 
+// Four lanes' mantissas by mant4f or mant4: `fast` is a constant where quantizeBlock is inlined,
+// so each copy keeps one of the two.
+// @ts-ignore: decorator
+@inline function mantissas(bits: v128, fast: bool, scaleK: v128, adj: v128, maxM: v128): v128 {
+  return fast ? mant4f(bits, scaleK, maxM) : mant4(bits, adj, maxM);
+}
+
+// One block of bfpBlocks: `len` values at vin to mantissas at vout (zero to paddedLen); returns
+// the sum of its mantissas (for the int8 records). `fast`: the block may take mant4f.
+// @ts-ignore: decorator
+@inline function quantizeBlock<T>(vin: usize, vout: usize, len: i32, paddedLen: i32, emax: i32, mantissaBits: i32, maxMs: i32, maxM: v128,
+  fast: bool): i32 {
+  const narrow8 = sizeof<T>() == 1;
+  const adjS = (mantissaBits + 125 - emax) << 23;
+  const adj = i32x4.splat(adjS);
+  const sk = f32x4.splat(pow2f(mantissaBits + 125 - emax));
+  let vsum = i32x4.splat(0);
+  let c = 0;
+  if (narrow8) {
+    for (; c + 16 <= len; c += 16) {
+      const m0 = mantissas(v128.load(vin + <usize>c * 4), fast, sk, adj, maxM);
+      const m1 = mantissas(v128.load(vin + <usize>c * 4, 16), fast, sk, adj, maxM);
+      const m2 = mantissas(v128.load(vin + <usize>c * 4, 32), fast, sk, adj, maxM);
+      const m3 = mantissas(v128.load(vin + <usize>c * 4, 48), fast, sk, adj, maxM);
+      vsum = i32x4.add(vsum, i32x4.add(i32x4.add(m0, m1), i32x4.add(m2, m3)));
+      v128.store(vout + <usize>c, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(m0, m1), i16x8.narrow_i32x4_s(m2, m3)));
+    }
+    for (; c + 4 <= len; c += 4) {
+      const m0 = mantissas(v128.load(vin + <usize>c * 4), fast, sk, adj, maxM);
+      vsum = i32x4.add(vsum, m0);
+      const n = i16x8.narrow_i32x4_s(m0, m0);
+      v128.store32_lane(vout + <usize>c, i8x16.narrow_i16x8_s(n, n), 0);
+    }
+  } else {
+    for (; c + 8 <= len; c += 8) {
+      const lo = mantissas(v128.load(vin + <usize>c * 4), fast, sk, adj, maxM);
+      const hi = mantissas(v128.load(vin + <usize>c * 4, 16), fast, sk, adj, maxM);
+      v128.store(vout + <usize>c * 2, i16x8.narrow_i32x4_s(lo, hi));
+    }
+    if (c + 4 <= len) {
+      const lo = mantissas(v128.load(vin + <usize>c * 4), fast, sk, adj, maxM);
+      v128.store64_lane(vout + <usize>c * 2, i16x8.narrow_i32x4_s(lo, lo), 0);
+      c += 4;
+    }
+  }
+  let sum = i32x4.extract_lane(vsum, 0) + i32x4.extract_lane(vsum, 1) + i32x4.extract_lane(vsum, 2) + i32x4.extract_lane(vsum, 3);
+  for (; c < len; c++) {
+    const m = mant1(load<i32>(vin + <usize>c * 4), adjS, maxMs);
+    sum += m;
+    store<T>(vout + <usize>c * sizeof<T>(), <T>m);
+  }
+  for (; c < paddedLen; c++) store<T>(vout + <usize>c * sizeof<T>(), 0);
+  return sum;
+}
+
 // The quantizing pass of both BFP layouts, reading a BfpParam record. T = i16: int16 mantissas and one f32 scale per block record;
 // T = i8: int8 mantissas (|M| <= 127 fits) and records of (f32 scale, i32 sumScale * the sum of
 // the block's mantissas), the term the relaxed kernels start from to undo their weight offset.
@@ -127,63 +182,9 @@ const MAGIC: f32 = 8388608.0;
           if (narrow8) store<i32>(rec, 0, 4);
           continue;
         }
-        const adjS = (mantissaBits + 125 - emax) << 23;
-        const adj = i32x4.splat(adjS);
-        let vsum = i32x4.splat(0);
-        let c = 0;
-        if (emax >= mantissaBits) {
-          const sk = f32x4.splat(pow2f(mantissaBits + 125 - emax));
-          if (narrow8) {
-            for (; c + 16 <= len; c += 16) {
-              const m0 = mant4f(v128.load(vin + <usize>c * 4), sk, maxM);
-              const m1 = mant4f(v128.load(vin + <usize>c * 4, 16), sk, maxM);
-              const m2 = mant4f(v128.load(vin + <usize>c * 4, 32), sk, maxM);
-              const m3 = mant4f(v128.load(vin + <usize>c * 4, 48), sk, maxM);
-              vsum = i32x4.add(vsum, i32x4.add(i32x4.add(m0, m1), i32x4.add(m2, m3)));
-              v128.store(vout + <usize>c, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(m0, m1), i16x8.narrow_i32x4_s(m2, m3)));
-            }
-          } else {
-            for (; c + 8 <= len; c += 8) {
-              const lo = mant4f(v128.load(vin + <usize>c * 4), sk, maxM);
-              const hi = mant4f(v128.load(vin + <usize>c * 4, 16), sk, maxM);
-              v128.store(vout + <usize>c * 2, i16x8.narrow_i32x4_s(lo, hi));
-            }
-          }
-        }
-        if (narrow8) {
-          for (; c + 16 <= len; c += 16) {
-            const m0 = mant4(v128.load(vin + <usize>c * 4), adj, maxM);
-            const m1 = mant4(v128.load(vin + <usize>c * 4, 16), adj, maxM);
-            const m2 = mant4(v128.load(vin + <usize>c * 4, 32), adj, maxM);
-            const m3 = mant4(v128.load(vin + <usize>c * 4, 48), adj, maxM);
-            vsum = i32x4.add(vsum, i32x4.add(i32x4.add(m0, m1), i32x4.add(m2, m3)));
-            v128.store(vout + <usize>c, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(m0, m1), i16x8.narrow_i32x4_s(m2, m3)));
-          }
-          for (; c + 4 <= len; c += 4) {
-            const m0 = mant4(v128.load(vin + <usize>c * 4), adj, maxM);
-            vsum = i32x4.add(vsum, m0);
-            const n = i16x8.narrow_i32x4_s(m0, m0);
-            v128.store32_lane(vout + <usize>c, i8x16.narrow_i16x8_s(n, n), 0);
-          }
-        } else {
-          for (; c + 8 <= len; c += 8) {
-            const lo = mant4(v128.load(vin + <usize>c * 4), adj, maxM);
-            const hi = mant4(v128.load(vin + <usize>c * 4, 16), adj, maxM);
-            v128.store(vout + <usize>c * 2, i16x8.narrow_i32x4_s(lo, hi));
-          }
-          if (c + 4 <= len) {
-            const lo = mant4(v128.load(vin + <usize>c * 4), adj, maxM);
-            v128.store64_lane(vout + <usize>c * 2, i16x8.narrow_i32x4_s(lo, lo), 0);
-            c += 4;
-          }
-        }
-        let sum = i32x4.extract_lane(vsum, 0) + i32x4.extract_lane(vsum, 1) + i32x4.extract_lane(vsum, 2) + i32x4.extract_lane(vsum, 3);
-        for (; c < len; c++) {
-          const m = mant1(load<i32>(vin + <usize>c * 4), adjS, maxMs);
-          sum += m;
-          store<T>(vout + <usize>c * sizeof<T>(), <T>m);
-        }
-        for (; c < paddedLen; c++) store<T>(vout + <usize>c * sizeof<T>(), 0);
+        // Blocks with an exponent field of at least m take mant4f (see there); the rest mant4.
+        const sum = emax >= mantissaBits ? quantizeBlock<T>(vin, vout, len, paddedLen, emax, mantissaBits, maxMs, maxM, true)
+          : quantizeBlock<T>(vin, vout, len, paddedLen, emax, mantissaBits, maxMs, maxM, false);
         store<f32>(rec, pow2f(emax - mantissaBits - 125));
         if (narrow8) store<i32>(rec, sum * sumScale, 4);
       }
