@@ -1,6 +1,7 @@
-// A first-fit allocator over the wasm linear memory, owned by the host. The wasm module has no
-// allocator of its own ("the host decides, the kernels compute"): every buffer a kernel touches is
-// allocated here, and memory only grows when no free range is large enough.
+// Where every buffer a kernel touches comes from: the wasm module has no allocator of its own
+// ("the host decides, the kernels compute"). Heap is a first-fit allocator over the runtime's own
+// memory, which grows only when no free range is large enough; ForeignHeap borrows the malloc of
+// another module whose memory a guest runtime shares (core/guest.ts).
 
 const PAGE = 65536;
 const ALIGN = 16;
@@ -8,7 +9,15 @@ const MAX_BYTES = 65536 * PAGE; // 4 GiB, the wasm32 limit
 
 interface Range { start: number; size: number }
 
-export class Heap {
+/** What layers and scratch buffers allocate from: 16-byte aligned byte offsets into memory. */
+export interface Allocator {
+  alloc(bytes: number): number;
+  release(ptr: number): void;
+  /** Bytes currently allocated. */
+  readonly usedBytes: number;
+}
+
+export class Heap implements Allocator {
   private readonly free: Range[] = []; // sorted by start, coalesced
   private readonly used = new Map<number, number>(); // start -> size
 
@@ -17,7 +26,6 @@ export class Heap {
     this.free.push({ start, size: memory.buffer.byteLength - start });
   }
 
-  /** Bytes currently allocated. */
   get usedBytes(): number {
     let n = 0;
     for (const s of this.used.values()) n += s;
@@ -74,6 +82,38 @@ export class Heap {
   }
 }
 
+/**
+ * Allocations from another module's malloc and free, over the memory both use. Its malloc may
+ * align to 8 only, so each block asks ALIGN - 1 bytes more and starts at the next multiple.
+ */
+export class ForeignHeap implements Allocator {
+  private readonly used = new Map<number, { raw: number; size: number }>();
+
+  constructor(private readonly malloc: (bytes: number) => number, private readonly free: (ptr: number) => void) {}
+
+  get usedBytes(): number {
+    let n = 0;
+    for (const u of this.used.values()) n += u.size;
+    return n;
+  }
+
+  alloc(bytes: number): number {
+    const size = alignUp(Math.max(bytes, ALIGN));
+    const raw = this.malloc(size + ALIGN - 1);
+    if (!raw) throw new RangeError(`dsconv could not allocate ${size} bytes from the host module's heap (out of memory)`);
+    const ptr = alignUp(raw);
+    this.used.set(ptr, { raw, size });
+    return ptr;
+  }
+
+  release(ptr: number): void {
+    const u = this.used.get(ptr);
+    if (u === undefined) throw new Error(`dsconv internal: release of unknown pointer ${ptr}`);
+    this.used.delete(ptr);
+    this.free(u.raw);
+  }
+}
+
 function alignUp(n: number): number {
   return Math.ceil(n / ALIGN) * ALIGN;
 }
@@ -85,7 +125,7 @@ function alignUp(n: number): number {
 export class Scratch {
   ptr = 0;
   size = 0;
-  constructor(private readonly heap: Heap) {}
+  constructor(private readonly heap: Allocator) {}
 
   ensure(bytes: number): number {
     if (bytes > this.size) {

@@ -151,7 +151,7 @@ export async function loadRuntime(options: InitOptions = {}): Promise<Runtime> {
   } else {
     loaded = await pick(options, want, threaded);
   }
-  const r = new Runtime(loaded.kernels, loaded.relaxed ? 'relaxed' : 'simd');
+  const r = new Runtime(loaded.kernels, loaded.relaxed ? 'relaxed' : 'simd', loaded.module);
   if (threaded && loaded.shared) {
     try {
       const probeAt = [0];

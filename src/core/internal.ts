@@ -1,8 +1,9 @@
 // The one internal entry (not in package.json's exports), for the tests that reach below the public
 // API: the kernel tests (the runtime and its records, the kernel table, the packers and paths, so
 // each kernel can be run directly; the Gram kernel's host side), the runtime's scratch
-// accounting, the VQK rounding, and the thread pool's fault injection.
-export { rt, install, Runtime, type Build } from './runtime.js';
+// accounting, the VQK rounding, the thread pool's fault injection, and guest runtimes.
+export { rt, install, withRuntime, Runtime, type Build } from './runtime.js';
+export { guestRuntime, type HostHeap } from './guest.js';
 export { FAULT_THROW, FAULT_EXIT, FAULT_HANG } from './threads/control.js';
 export { part, splitTiles } from './layers/path.js';
 export { loadRuntime } from './init.js';

@@ -1,7 +1,7 @@
 // The runtime every layer shares: one instantiated module, its memory and allocator, the scratch
 // buffers of the forward path, and the parameter records the kernels read. Loading lives in
 // init.ts; this file knows nothing of where the module came from.
-import { Heap, Scratch } from './heap.js';
+import { type Allocator, Heap, Scratch } from './heap.js';
 import type { Kernels, ExportName } from './exports.js';
 import { EXPORTS } from './exports.js';
 import { BfpParam, ConvParam, EpilogueParam, GemmParam, QuadformParam, UpdateParam, CholeskyParam } from './abi.js';
@@ -34,7 +34,7 @@ export const SPLIT_MIN_MACS = 1 << 18;
 export class Runtime implements JobHost {
   /** The exports layers call; swapped for a timed copy while profile() runs. */
   k: Kernels;
-  readonly heap: Heap;
+  readonly heap: Allocator;
   readonly scratch: ScratchSet;
   private zeroBytes = 0;
   /** Where params() writes: room for the longest record. */
@@ -54,9 +54,14 @@ export class Runtime implements JobHost {
   profiling = false;
   private records = 0; // the pool's per-thread record regions
 
-  constructor(kernels: Kernels, readonly build: Build) {
+  /**
+   * `module` is what `kernels` were instantiated from (guest.ts instantiates it again); `heap`
+   * defaults to one over the module's own memory, from its heap_base.
+   */
+  constructor(kernels: Kernels, readonly build: Build, readonly module: WebAssembly.Module,
+    heap: Allocator = new Heap(kernels.memory, kernels.heap_base())) {
     this.k = kernels;
-    this.heap = new Heap(kernels.memory, kernels.heap_base());
+    this.heap = heap;
     const s = () => new Scratch(this.heap);
     this.scratch = { input: s(), output: s(), image: s(), mant: s(), scale: s(), acc: s(), weights: s(), zero: s() };
     this.paramsPtr = this.heap.alloc(this.paramSlots * 4);
@@ -99,6 +104,11 @@ export class Runtime implements JobHost {
 
   get memoryBytes(): number {
     return this.k.memory.buffer.byteLength;
+  }
+
+  /** Whether `view` lies in this runtime's memory, where kernels can read and write it in place. */
+  holds(view: ArrayBufferView): boolean {
+    return view.buffer === this.k.memory.buffer;
   }
 
   f32(ptr: number, length: number): Float32Array {
@@ -154,6 +164,13 @@ export class Runtime implements JobHost {
     this.zeroBytes = 0; // the zero region is gone: the next zeros() refills a new one
   }
 
+  /** Gives back the scratch buffers and the record region: for a guest runtime at its end. */
+  close(): void {
+    this.trim();
+    this.heap.release(this.paramsPtr);
+    guests.delete(this);
+  }
+
   /** Allocates and fills a persistent buffer with a copy of `data`. */
   upload(data: ArrayBufferView): number {
     const ptr = this.heap.alloc(data.byteLength);
@@ -163,6 +180,12 @@ export class Runtime implements JobHost {
 }
 
 let current: Runtime | undefined;
+/** Guest runtimes not yet closed (guest.ts): profile() times their calls too. */
+const guests = new Set<Runtime>();
+
+export function addGuest(r: Runtime): void {
+  guests.add(r);
+}
 
 /** Makes `r` the runtime every layer uses (init() does, once). */
 export function install(r: Runtime): void {
@@ -173,7 +196,21 @@ export function isInstalled(): boolean {
   return current !== undefined;
 }
 
-/** The loaded runtime; throws if init() has not completed. */
+/**
+ * Runs `fn` with `r` as the runtime: the layers it makes live in r's memory (a guest runtime's,
+ * guest.ts) for their whole life.
+ */
+export function withRuntime<T>(r: Runtime, fn: () => T): T {
+  const was = current;
+  current = r;
+  try {
+    return fn();
+  } finally {
+    current = was;
+  }
+}
+
+/** The loaded runtime, or the one withRuntime() gives; throws if init() has not completed. */
 export function rt(): Runtime {
   if (!current) throw new Error('dsconv is not initialised: await init() first');
   return current;
@@ -225,33 +262,34 @@ export interface Profile {
  * Runs `fn` (synchronously) with every kernel call timed, and returns where the time went:
  * milliseconds and calls per wasm export (EXPORTS gives each one's role). Timing adds a little
  * to each call, so compare shares, not totals, with untimed runs. Calls run on one thread
- * while profiled.
+ * while profiled. The plug-in's layers on tfjs-wasm's heap (guest runtimes) are timed as well.
  */
 export function profile(fn: () => void): Profile {
-  const r = rt();
-  const plain = r.k;
   const result: Profile = { ms: {}, calls: {} };
-  const timed: Record<string, unknown> = { memory: plain.memory };
-  for (const name of Object.keys(EXPORTS) as ExportName[]) {
-    const f = plain[name] as ((...a: number[]) => number) | undefined;
-    if (!f) continue;
-    timed[name] = (...args: number[]) => {
-      const t = performance.now();
-      try {
-        return f(...args);
-      } finally {
-        result.ms[name] = (result.ms[name] ?? 0) + performance.now() - t;
-        result.calls[name] = (result.calls[name] ?? 0) + 1;
-      }
-    };
-  }
-  r.k = timed as unknown as Kernels;
-  r.profiling = true;
+  const all = [rt(), ...guests];
+  const plain = all.map((r) => r.k);
+  all.forEach((r, i) => {
+    const timed: Record<string, unknown> = { memory: plain[i].memory };
+    for (const name of Object.keys(EXPORTS) as ExportName[]) {
+      const f = plain[i][name] as ((...a: number[]) => number) | undefined;
+      if (!f) continue;
+      timed[name] = (...args: number[]) => {
+        const t = performance.now();
+        try {
+          return f(...args);
+        } finally {
+          result.ms[name] = (result.ms[name] ?? 0) + performance.now() - t;
+          result.calls[name] = (result.calls[name] ?? 0) + 1;
+        }
+      };
+    }
+    r.k = timed as unknown as Kernels;
+    r.profiling = true;
+  });
   try {
     fn();
   } finally {
-    r.k = plain;
-    r.profiling = false;
+    all.forEach((r, i) => { r.k = plain[i]; r.profiling = false; });
   }
   return result;
 }

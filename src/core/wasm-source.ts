@@ -20,7 +20,12 @@ export function defaultUrl(variant: Variant): URL {
   }
 }
 
-/** The threaded builds' memory: what they import, shared, with the maximum they declare. */
+/**
+ * Every build imports its memory (so that the plug-in can run a second instance over tfjs's
+ * heap, core/guest.ts). The single-thread builds take a plain one; the threaded builds a shared
+ * one, with the maximum they declare.
+ */
+const PLAIN_INITIAL_PAGES = 2;
 const SHARED_INITIAL_PAGES = 16;
 const SHARED_MAXIMUM_PAGES = 65536;
 
@@ -33,7 +38,9 @@ export function isBytes(s: unknown): s is ArrayBuffer | Uint8Array {
  * exactly application/wasm, as that function demands (engines differ on letter case and
  * parameters, so only the plain form is trusted); any other type, common on misconfigured
  * servers, is read whole and compiled from the bytes instead of failing. A module that imports
- * its memory (a threaded build) gets a new shared one.
+ * its memory gets a plain one, or a shared one where a plain one does not link (a threaded
+ * build: the JS API cannot ask a module which it declares); one that exports its own (an older
+ * build) keeps it.
  */
 export async function instantiate(src: Bytes | Response): Promise<{ module: WebAssembly.Module; exports: Record<string, unknown>; shared: boolean }> {
   let module: WebAssembly.Module;
@@ -42,12 +49,22 @@ export async function instantiate(src: Bytes | Response): Promise<{ module: WebA
     && /^[ \t]*application\/wasm[ \t]*$/.test(src.headers.get('content-type') ?? '')) {
     module = await WebAssembly.compileStreaming(src);
   } else module = await WebAssembly.compile(await src.arrayBuffer());
-  const shared = WebAssembly.Module.imports(module).some((i) => i.kind === 'memory');
-  const imports: WebAssembly.Imports = shared
-    ? { env: { memory: new WebAssembly.Memory({ initial: SHARED_INITIAL_PAGES, maximum: SHARED_MAXIMUM_PAGES, shared: true }) } }
-    : {};
-  const instance = await WebAssembly.instantiate(module, imports);
-  return { module, exports: instance.exports as Record<string, unknown>, shared };
+  const imports = WebAssembly.Module.imports(module).some((i) => i.kind === 'memory');
+  let instance: WebAssembly.Instance;
+  if (!imports) instance = await WebAssembly.instantiate(module, {});
+  else {
+    try {
+      instance = await WebAssembly.instantiate(module, { env: { memory: new WebAssembly.Memory({ initial: PLAIN_INITIAL_PAGES }) } });
+    } catch (e) {
+      if (!(e instanceof WebAssembly.LinkError)) throw e;
+      const memory = new WebAssembly.Memory({ initial: SHARED_INITIAL_PAGES, maximum: SHARED_MAXIMUM_PAGES, shared: true });
+      instance = await WebAssembly.instantiate(module, { env: { memory } });
+    }
+  }
+  const exports = instance.exports as Record<string, unknown>;
+  const memory = exports.memory;
+  const shared = memory instanceof WebAssembly.Memory && typeof SharedArrayBuffer === 'function' && memory.buffer instanceof SharedArrayBuffer;
+  return { module, exports, shared };
 }
 
 interface Host {

@@ -1,6 +1,7 @@
 // Between tfjs tensors and this package's layers: reading a tensor's values on any backend,
 // making an output tensor, TF's filter layouts to OIHW, and the fused activations the DSConv
 // epilogue does not fuse.
+import type { HostHeap } from '../core/guest.js';
 import type { Backend, TensorInfo } from './types.js';
 
 /**
@@ -12,6 +13,14 @@ export function readFloat(backend: Backend, t: TensorInfo): Float32Array {
   const v = backend.readSync(t.dataId);
   if (v instanceof Float32Array) return v;
   return Float32Array.from(v as ArrayLike<number>);
+}
+
+/** tfjs-backend-wasm's memory and allocator, for a guest runtime over them; undefined elsewhere. */
+export function wasmHeap(backend: Backend): HostHeap | undefined {
+  const m = backend.wasm;
+  const memory = m?.asm?.memory;
+  if (!(memory instanceof WebAssembly.Memory) || typeof m!._malloc !== 'function' || typeof m!._free !== 'function') return undefined;
+  return { memory, malloc: m!._malloc.bind(m), free: m!._free.bind(m) };
 }
 
 export function makeOutput(backend: Backend, shape: number[], values: Float32Array): TensorInfo {

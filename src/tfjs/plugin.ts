@@ -1,18 +1,21 @@
 // TensorFlow.js plug-in: swaps the conv kernels of the cpu and wasm backends for DSConv layers.
 // Each distinct filter tensor is quantized once (keyed by its dataId, which reshapes and the
 // variables of layers models share) and the DSConv2d built for each geometry is kept until
-// restore(). tfjs is never imported here: the caller passes its namespace, so this module works
-// with '@tensorflow/tfjs' or with '@tensorflow/tfjs-core' plus backends, whichever the app has.
+// restore(). On the wasm backend the layers live on tfjs's own heap (a guest runtime, core/
+// guest.ts), so they read and write its tensors in place. tfjs is never imported here: the caller
+// passes its namespace, so this module works with '@tensorflow/tfjs' or with
+// '@tensorflow/tfjs-core' plus backends, whichever the app has.
 import { DSConv2d } from '../core/layers/dsconv2d.js';
 import { Conv2d } from '../core/layers/conv2d.js';
 import { type DSConvOptions, type QuantSettings, QUANT_DEFAULTS, QUANT_KEYS, parseQuantSettings } from '../core/options.js';
 import { quantizeWeights, packedWeightBytes } from '../core/quantize.js';
-import { rt } from '../core/runtime.js';
+import { type Runtime, rt, withRuntime } from '../core/runtime.js';
+import { guestRuntime } from '../core/guest.js';
 import { object, describe, keysOf, knownOptions } from '../core/validate.js';
 import { decodeBundle, encodeBundle, sameShape, weightsCrc, type BundleLayer } from './bundle.js';
 import { findBatchNormFolds, foldBias, foldFactors, scaleRows, type BatchNormFold } from './fold.js';
 import { KERNELS, type Backend, type ConvCall, type DSConvPlugin, type KernelConfig, type LayerInfo, type PluginLayer, type TensorInfo, type TfLike, type UseDSConvOptions } from './types.js';
-import { applyActivation, makeOutput, readFloat, toOIHW } from './adapters.js';
+import { applyActivation, makeOutput, readFloat, toOIHW, wasmHeap } from './adapters.js';
 import { coveredBackends } from './backends.js';
 
 interface Entry extends PluginLayer {
@@ -95,6 +98,19 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
   const entries: Entry[] = [];
   let observer: ((call: ConvCall) => Float32Array | void) | null = null;
   const originals: KernelConfig[] = [];
+  // Per backend, the guest runtime on its heap, or null: its layers copy in and out of dsconv's
+  // memory. Only a single-thread runtime makes guests: on more threads the copies let the
+  // workers share the calls, which the guest, on tfjs's unshared memory, cannot.
+  const guests = new Map<Backend, Runtime | null>();
+  const guestOf = (backend: Backend): Runtime | null => {
+    let g = guests.get(backend);
+    if (g === undefined) {
+      const heap = rt().threads === 1 ? wasmHeap(backend) : undefined;
+      const made = heap && guestRuntime(heap);
+      guests.set(backend, g = typeof made === 'object' ? made : null);
+    }
+    return g;
+  };
 
   function entryFor(filter: TensorInfo, backend: Backend, depthwise: boolean): Entry {
     const known = byData.get(filter.dataId);
@@ -202,7 +218,7 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
       const biasKey = inputs.bias && !e.foldedBatchNorm ? idOf(inputs.bias.dataId) : 0;
       const mark = (t: TensorInfo) => { if (e.foldedBatchNorm) foldedOutputs.add(t.dataId); return t; };
       if (!out) {
-        const layer = built(e, options, floatMode, biasKey);
+        const layer = built(e, options, floatMode, biasKey, guestOf(backend));
         let result: TensorInfo | undefined;
         if (typeof backend.typedArrayFromHeap === 'function' && typeof backend.makeOutput === 'function') {
           // wasm backend: the layer writes straight into the output tensor's heap. Allocating it
@@ -260,6 +276,7 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
       tf.registerKernel(orig);
     }
     for (const e of entries) dropBuilt(e);
+    for (const g of guests.values()) g?.close();
     active = null;
   };
   active = { tf, restore };
@@ -321,14 +338,18 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
   };
 }
 
-/** The layer for this call's geometry, built on first use from the entry's VQK/KDS/CDS. */
-function built(e: Entry, options: DSConvOptions, float: boolean, biasKey: number): DSConv2d | Conv2d {
-  // The geometry and which bias tensor: enough to tell the calls of one filter apart.
-  const key = `${options.stride},${options.dilation},${options.padding},${options.activation},${biasKey}`;
+/**
+ * The layer for this call's geometry, built on first use from the entry's VQK/KDS/CDS, on the
+ * guest runtime when there is one.
+ */
+function built(e: Entry, options: DSConvOptions, float: boolean, biasKey: number, guest: Runtime | null): DSConv2d | Conv2d {
+  // The geometry, which bias tensor and which memory: enough to tell the calls of one filter apart.
+  const key = `${options.stride},${options.dilation},${options.padding},${options.activation},${biasKey},${guest ? 'guest' : 'own'}`;
   let layer = e.built.get(key);
   if (!layer) {
-    layer = float ? new Conv2d(e.weights, options)
+    const make = () => float ? new Conv2d(e.weights, options)
       : DSConv2d.fromQuantized({ q: e.q!, scales: e.scales! }, { ...options, gamma: e.gamma, delta: e.delta });
+    layer = guest ? withRuntime(guest, make) : make();
     e.built.set(key, layer);
   }
   return layer;

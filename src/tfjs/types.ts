@@ -111,6 +111,8 @@ export interface Backend {
   typedArrayFromHeap?(t: TensorInfo): ArrayLike<number>;
   makeTensorInfo?(shape: number[], dtype: DataType, values: Float32Array): TensorInfo;
   makeOutput?(shape: number[], dtype: DataType, memoryOffset?: undefined, values?: Float32Array): TensorInfo;
+  /** tfjs-backend-wasm's emscripten module: its exports (with the memory) and its allocator. */
+  wasm?: { asm?: { memory?: unknown }; _malloc?(bytes: number): number; _free?(ptr: number): void };
 }
 export interface KernelArgs { inputs: Record<string, TensorInfo | undefined>; backend: Backend; attrs?: Record<string, any> }
 export interface KernelConfig {

@@ -11,7 +11,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as tfc from '@tensorflow/tfjs-converter';
-import { init, DSConv2d, quantizeWeights } from 'dsconv';
+import { init, getInfo, DSConv2d, quantizeWeights } from 'dsconv';
 import { useDSConv } from 'dsconv/tfjs';
 import { fileIO } from 'dsconv/files';
 import { readImage, psnr, cropSquare } from 'dsconv/files';
@@ -43,6 +43,7 @@ const x = tensor([2, 13, 11, 40]);
 const wc = tensor([3, 3, 40, 24], 0.1);
 const w1 = tensor([1, 1, 40, 16], 0.1);
 const wd = tensor([3, 3, 40, 2], 0.2);
+const wd1 = tensor([3, 3, 40, 1], 0.2);
 const bias24 = tensor([24], 0.1), bias80 = tensor([80], 0.1);
 const base = { inChannels: 40, outChannels: 24, kernelSize: 3 };
 const CASES = [
@@ -52,16 +53,25 @@ const CASES = [
   { name: 'fused 1x1 conv relu', run: () => tf.fused.conv2d({ x, filter: w1, strides: 1, pad: 'same', activation: 'relu' }), w: w1, opts: { inChannels: 40, outChannels: 16, kernelSize: 1, activation: 'relu' } },
   { name: 'depthwise multiplier 2 stride 2', run: () => tf.depthwiseConv2d(x, wd, 2, 'same'), w: wd, dw: true, opts: { inChannels: 40, outChannels: 80, groups: 40, kernelSize: 3, stride: 2, padding: 'same' } },
   { name: 'fused depthwise bias relu', run: () => tf.fused.depthwiseConv2d({ x, filter: wd, bias: bias80, strides: 1, pad: 'valid', activation: 'relu' }), w: wd, dw: true, opts: { inChannels: 40, outChannels: 80, groups: 40, kernelSize: 3, bias: bias80.dataSync(), activation: 'relu' } },
+  // One channel per group, filling the lanes: DSConv's pass rounds its own copy of an input in
+  // place, but on the wasm backend the input is x itself, which must stay as it is.
+  { name: 'depthwise multiplier 1', run: () => tf.depthwiseConv2d(x, wd1, 1, 'same'), w: wd1, dw: true, opts: { inChannels: 40, outChannels: 40, groups: 40, kernelSize: 3, padding: 'same' } },
 ];
+const x0 = x.dataSync().slice();
 
 for (const backend of ['cpu', 'wasm']) {
   for (const q of [{ bits: 4, blockSize: 32, mantissaBits: 8 }, { bits: 8, blockSize: 16, mantissaBits: 6, depthwiseBlocks: 'taps' }]) {
     test(`${backend}: every replaced kernel equals DSConv2d through the package API (bits ${q.bits}, B ${q.blockSize}, m ${q.mantissaBits})`, async () => {
       await tf.setBackend(backend);
       const plugin = useDSConv(tf, q);
+      // On the wasm backend (one thread) the layers live on tfjs's heap: dsconv's own does not grow.
+      const onTfjsHeap = backend === 'wasm' && getInfo().threads === 1;
+      const grew = [];
       try {
         for (const c of CASES) {
+          const used = getInfo().usedBytes;
           const y = c.run();
+          grew.push(getInfo().usedBytes > used);
           const qopts = { ...q, depthwiseBlocks: c.dw ? (q.depthwiseBlocks ?? 'channels') : 'channels' };
           const layer = DSConv2d.fromFloat(oihw(c.w.dataSync(), c.w.shape, c.dw), { ...c.opts, ...qopts });
           const want = layer.forward(x.dataSync(), { batch: 2, height: 13, width: 11, layout: 'NHWC' });
@@ -71,8 +81,11 @@ for (const backend of ['cpu', 'wasm']) {
           y.dispose();
         }
         // One entry per distinct filter, quantized once however often it runs.
-        assert.equal(plugin.layers.map((l) => l.info.filterShape.join('x')), ['3x3x40x24', '1x1x40x16', '3x3x40x2'], 'distinct filters');
-        assert.equal(plugin.layers.map((l) => l.calls), [3, 1, 2]);
+        assert.equal(plugin.layers.map((l) => l.info.filterShape.join('x')), ['3x3x40x24', '1x1x40x16', '3x3x40x2', '3x3x40x1'], 'distinct filters');
+        assert.equal(plugin.layers.map((l) => l.calls), [3, 1, 2, 1]);
+        // Each case is a new geometry, so a new layer: in dsconv's heap, or else on tfjs's.
+        assert.equal(grew, CASES.map(() => !onTfjsHeap), 'dsconv\'s heap grew for each new layer, unless on tfjs\'s');
+        assert.ok(identical(x.dataSync(), x0), 'the input tensor is unchanged');
         const qw = quantizeWeights(oihw(wc.dataSync(), wc.shape, false), { outChannels: 24, groupChannels: 40, kh: 3, kw: 3 }, q.bits, q.blockSize, 'channels');
         assert.ok(identical(plugin.layers[0].q, qw.q) && identical(plugin.layers[0].scales, qw.scales));
       } finally {

@@ -1,6 +1,8 @@
 // The forward path every layer shares: copy the input into wasm memory once, per image bring it
 // to NHWC, run the layer's execution path (path.ts) over the indirection buffer, apply the
-// epilogue into the output in the caller's layout, and copy the output out once.
+// epilogue into the output in the caller's layout, and copy the output out once. An input or
+// output that already lies in the runtime's memory (a tfjs-wasm tensor, to a guest runtime) is
+// read or written where it is instead.
 import { type Geometry, type InputShape, type Plan, plan, resolve, indirection } from '../geometry.js';
 import { Scratch } from '../heap.js';
 import { type Runtime, rt } from '../runtime.js';
@@ -19,6 +21,8 @@ export abstract class ConvLayer {
   protected delta?: Float32Array;
   /** Set by the subclass's constructor, from its kernel-table record. */
   protected abstract readonly path: ConvPath;
+  /** The runtime the layer was made on, whose memory holds its buffers (runtime.ts withRuntime). */
+  protected readonly runtime: Runtime;
   private disposed = false;
   private readonly owned = new Map<number, number>(); // pointer -> bytes of each buffer the layer keeps
   private readonly indir: Scratch;
@@ -28,7 +32,8 @@ export abstract class ConvLayer {
   protected constructor(g: Geometry, bias: Float32Array | undefined) {
     this.geometry = g;
     this.bias = bias && bias.slice();
-    this.indir = new Scratch(rt().heap);
+    this.runtime = rt();
+    this.indir = new Scratch(this.runtime.heap);
   }
 
   /** [outHeight, outWidth] for an input of height x width. */
@@ -43,7 +48,8 @@ export abstract class ConvLayer {
    * batch x outChannels x outHeight x outWidth in `shape.outputLayout` (default: the input's
    * layout): written into `out` when given (a Float32Array of exactly that length, which is
    * returned; reusing one saves allocating a new array per call), else a new Float32Array.
-   * The input is not modified.
+   * The input is not modified. Views of the runtime's own memory are used in place; if the call
+   * grows that memory, which detaches them, a new view of the output is returned.
    */
   forward(input: Float32Array, shape: InputShape, out?: Float32Array): Float32Array {
     const r = this.live();
@@ -74,20 +80,26 @@ export abstract class ConvLayer {
     const lanes = byImage ? shares : 1;
     const perImage = byImage ? 1 : shares;
 
+    // Offsets of views in place are read before allocating, which may detach them.
+    const inPlace = r.holds(input);
+    const outPlace = out !== undefined && r.holds(out);
+    const inAt = input.byteOffset, outAt = out?.byteOffset ?? 0;
     // Allocate first: growing memory detaches views, so data moves only after this point.
-    const inPtr = s.input.ensure(inLen * 4);
-    const outPtr = s.output.ensure(outLen * 4);
+    const inPtr = inPlace ? inAt : s.input.ensure(inLen * 4);
+    const outPtr = outPlace ? outAt : s.output.ensure(outLen * 4);
     const direct = p.layout === 'NHWC' && path.imageStride === g.inChannels;
     const imageBytes = hw * path.imageStride * 4;
     const imagePtr = direct ? 0 : s.image.ensure(imageBytes * lanes);
     const indirPtr = this.indirection(r, p, mr);
     const zero = r.zeros(path.zeroBytes);
-    const laneBytes = path.allocate(r, hw, rows, shares, lanes);
+    // The caller's own input, read in place, is no image a pass may write over.
+    const laneBytes = path.allocate(r, hw, rows, shares, lanes, !(direct && inPlace));
     const epi = this.epilogueBuffer();
 
-    r.f32(inPtr, inLen).set(input);
+    const source = inPlace ? r.f32(inPtr, inLen) : input;
+    if (!inPlace) r.f32(inPtr, inLen).set(input);
     const scanned = path.scansInput;
-    if (!scanned) checkFinite('input', input, r.k.f32_find_nonfinite(inPtr, inLen));
+    if (!scanned) checkFinite('input', source, r.k.f32_find_nonfinite(inPtr, inLen));
     const c = g.inChannels;
     const nchw = p.outputLayout === 'NCHW';
     const [lo, hi] = g.activation === 'relu' ? [0, Infinity] : g.activation === 'relu6' ? [0, 6] : [-Infinity, Infinity];
@@ -103,7 +115,7 @@ export abstract class ConvLayer {
     for (let n = 0; n < p.batch; n++) {
       const first = byImage ? n % shares : 0; // the image's first share, and its lane
       const lane: Lane = {
-        mant: s.mant.ptr + first * laneBytes.mant, scale: s.scale.ptr + first * laneBytes.scale, acc: s.acc.ptr + first * laneBytes.acc,
+        ...laneBytes, mant: s.mant.ptr + first * laneBytes.mant, scale: s.scale.ptr + first * laneBytes.scale, acc: s.acc.ptr + first * laneBytes.acc,
       };
       const src = inPtr + n * hw * c * 4;
       const imageAt = imagePtr + first * imageBytes;
@@ -151,9 +163,10 @@ export abstract class ConvLayer {
       else if (byImage && first === shares - 1) job.flushIfFull();
     }
     // A BFP pass that met a NaN or ±Inf has only scratch to show for it: find and name it.
-    if (job.finish() && scanned) checkFinite('input', input, r.k.f32_find_nonfinite(inPtr, inLen));
+    if (job.finish() && scanned) checkFinite('input', source, r.k.f32_find_nonfinite(inPtr, inLen));
     if (out === undefined) return r.f32(outPtr, outLen).slice();
-    out.set(r.f32(outPtr, outLen));
+    if (!outPlace) out.set(r.f32(outPtr, outLen));
+    else if (out.length !== outLen) return r.f32(outPtr, outLen); // detached by growth
     return out;
   }
 
@@ -161,7 +174,7 @@ export abstract class ConvLayer {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    const r = rt();
+    const r = this.runtime;
     for (const ptr of this.owned.keys()) r.heap.release(ptr);
     this.owned.clear();
     this.indir.dispose();
@@ -181,12 +194,12 @@ export abstract class ConvLayer {
 
   protected live(): Runtime {
     if (this.disposed) throw new TypeError(`this ${this.constructor.name} has been disposed; create a new layer`);
-    return rt();
+    return this.runtime;
   }
 
   /** Copies `data` into wasm memory for the layer's lifetime. */
   protected readonly keep = (data: ArrayBufferView): number => {
-    const ptr = rt().upload(data);
+    const ptr = this.runtime.upload(data);
     this.owned.set(ptr, data.byteLength);
     return ptr;
   };
@@ -196,7 +209,7 @@ export abstract class ConvLayer {
     this.delta = delta && delta.slice();
     if (this.epilogue !== 0) {
       this.owned.delete(this.epilogue);
-      rt().heap.release(this.epilogue);
+      this.runtime.heap.release(this.epilogue);
       this.epilogue = 0; // rebuilt on the next call
     }
   }

@@ -16,13 +16,13 @@ export class Conv2d extends ConvLayer {
 
   /** Packs float32 OIHW weights ([outChannels][inChannels/groups][kh][kw]) into a layer. */
   constructor(weights: Float32Array, options: ConvOptions) {
-    const r = rt();
+    rt();
     const g = parseGeometry(options, CONV2D_KEYS);
     const bias = parseBias(g, (options as unknown as Record<string, unknown>).bias);
     float32Array('weights', weights, weightCount(g), weightShape(g));
     requireFinite('weights', weights);
     super(g, bias);
-    this.kernel = selectConv(r.build, g);
+    this.kernel = selectConv(this.runtime.build, g);
     this.path = floatPath(this.kernel, g, weights, this.keep);
   }
 }

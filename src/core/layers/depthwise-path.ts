@@ -3,6 +3,7 @@
 // lanes, the pass writes over the image itself (the forward path's own copy of the input): the
 // kernel reads each value about kh·kw times, so one buffer fewer to stream through the cache
 // (bfp_dequant_c1 keeps each value's exponent field, so a NaN or ±Inf stays one for the rescan).
+// An input read in place (a guest runtime's tensor) is the caller's: the pass writes a copy then.
 import type { Geometry } from '../geometry.js';
 import type { Runtime } from '../runtime.js';
 import type { Share } from '../threads/job.js';
@@ -27,8 +28,8 @@ export class DepthwisePath implements ConvPath {
   private readonly wPtr: number;
   private readonly xiPtr: number;
   private readonly xiTapStride: number;
-  /** The pass rounds the image in place (its pixel stride is already the padded one). */
-  private readonly inPlace: boolean;
+  /** The pass can round the image in place (its pixel stride is already the padded one). */
+  private readonly padded: boolean;
 
   constructor(private readonly g: Geometry, private readonly mantissaBits: number,
     private readonly rec: DepthwiseRecord, q: Int8Array, scales: Float32Array, mode: BlockMode, keep: Keep) {
@@ -44,7 +45,7 @@ export class DepthwisePath implements ConvPath {
     this.xiPtr = keep(xi);
     this.xiTapStride = mode === 'taps' ? 0 : this.cp;
     this.imageStride = g.inChannels;
-    this.inPlace = this.cp === g.inChannels;
+    this.padded = this.cp === g.inChannels;
     this.pixelMultiple = rec.mr;
     this.zeroBytes = this.cp * 4;
     this.acc = depthwiseAcc(g, rec.channelMultiple);
@@ -52,9 +53,10 @@ export class DepthwisePath implements ConvPath {
     this.fusesEpilogue = this.cp === g.outChannels;
   }
 
-  allocate(r: Runtime, hw: number, rows: number, _shares: number, lanes: number): Lane {
+  allocate(r: Runtime, hw: number, rows: number, _shares: number, lanes: number, writable: boolean): Lane {
     const s = r.scratch;
-    const lane = { mant: this.inPlace ? 0 : hw * this.cp * 4, scale: 0, acc: rows * this.cp * 4 };
+    const inPlace = this.padded && writable;
+    const lane = { mant: inPlace ? 0 : hw * this.cp * 4, scale: 0, acc: rows * this.cp * 4, inPlace };
     s.mant.ensure(lane.mant * lanes);
     s.weights.ensure(this.g.kh * this.g.kw * this.cp * 4);
     s.acc.ensure(lane.acc * lanes);
@@ -64,7 +66,7 @@ export class DepthwisePath implements ConvPath {
   pass(x: Share, _r: Runtime, image: number, p0: number, p1: number, lane: Lane): void {
     const { g, cp } = this;
     const q = bfpRecord(x.record(BfpParam.count), image + p0 * this.imageStride * 4, p1 - p0, this.imageStride, g.inChannels, 1, 1, 1, this.mantissaBits);
-    q[BfpParam.dst] = (this.inPlace ? image : lane.mant) + p0 * cp * 4; q[BfpParam.dstStride] = cp;
+    q[BfpParam.dst] = (lane.inPlace ? image : lane.mant) + p0 * cp * 4; q[BfpParam.dstStride] = cp;
     x.call(this.rec.bfp, x.ptr);
   }
 
@@ -79,7 +81,7 @@ export class DepthwisePath implements ConvPath {
     const taps = this.g.kh * this.g.kw;
     const p = x.record(ConvParam.count);
     p[ConvParam.indirection] = indir + r0 * taps * 4; p[ConvParam.npix] = r1 - r0; p[ConvParam.taps] = taps;
-    p[ConvParam.input] = this.inPlace ? image : lane.mant; p[ConvParam.inputStride] = cp; p[ConvParam.zeroInput] = zero;
+    p[ConvParam.input] = lane.inPlace ? image : lane.mant; p[ConvParam.inputStride] = cp; p[ConvParam.zeroInput] = zero;
     p[ConvParam.channels] = cp; p[ConvParam.weights] = s.weights.ptr;
     p[ConvParam.output] = (epi ? epi.dst : lane.acc) + r0 * cp * 4; p[ConvParam.outputStride] = cp;
     if (epi) writeEpilogue(p, x.f32(), epi);

@@ -38,7 +38,7 @@ export class DSConv2d extends ConvLayer {
     this.packedQ = packInts(qw.q, qz.bits);
     this.kds = qw.scales.slice();
     const b = blocks(g, qz.blockSize);
-    this.kernel = selectDsconv(rt().build, g, qz.bits, b.paddedLen);
+    this.kernel = selectDsconv(this.runtime.build, g, qz.bits, b.paddedLen);
     this.path = dsconvPath(this.kernel, g, qz, qw.q, qw.scales, this.keep);
   }
 
