@@ -108,6 +108,11 @@ test('init() must come first (fresh process), and init() is idempotent', async (
   stillWorks('init() again');
 });
 
+test('new DSConv2d(...) (private in TypeScript) is a TypeError pointing to the factories', () => {
+  refuses('new DSConv2d(weights, options)', () => new DSConv2d(W, BASE), TypeError, /^DSConv2d has no public constructor: make one with DSConv2d\.fromFloat\(weights, options\)/);
+  refuses('new DSConv2d()', () => new DSConv2d(), TypeError, /fromQuantized\(\{ q, scales \}, options\) or DSConv2d\.fromBytes\(bytes\)$/);
+});
+
 test('weights: type and length', () => {
   for (const [name, make] of MAKERS) {
     for (const bad of [new Float64Array(288), Array.from(W), new Int8Array(288), null, undefined, W.buffer]) {

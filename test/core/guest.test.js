@@ -4,7 +4,7 @@
 // layers on dsconv's own runtime compute, leave their input untouched and give back every byte.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { init, DSConv2d, Conv2d } from 'dsconv';
+import { init, profile, DSConv2d, Conv2d } from 'dsconv';
 import { rt, install, loadRuntime, guestRuntime, withRuntime } from '../../dist/core/internal.js';
 import { rng, randn } from '../util.js';
 
@@ -103,6 +103,9 @@ for (const layout of ['NHWC', 'NCHW']) {
         // In place: the guest never allocated the scratch copies of input and output.
         assert.is(guest.scratch.input.size, 0, `${c.name}: the input was copied`);
         assert.is(guest.scratch.output.size, 0, `${c.name}: the output was copied`);
+        // profile() times a guest's kernels as well as the installed runtime's.
+        const prof = profile(() => layer.forward(input.view(), shape, output.view()));
+        assert.ok(Object.values(prof.calls).reduce((a, b) => a + b, 0) >= 2, `${c.name}: profile() saw the guest's calls`);
         // An input from elsewhere (not in the host's memory) is copied in, as on dsconv's own runtime.
         assert.ok(identical(layer.forward(x, shape), want), `${c.name}: an input outside the host's memory`);
         assert.ok(guest.scratch.input.size > 0, `${c.name}: an input outside the host's memory is copied in`);

@@ -24,6 +24,9 @@ export interface WeightBytes {
   float32: number;
 }
 
+/** Passed by the factories: `new DSConv2d(...)` from JavaScript, which TS would refuse, is told what to call. */
+const FACTORY = Symbol('DSConv2d factory');
+
 export class DSConv2d extends ConvLayer {
   readonly quantization: Readonly<Quantization>;
   /** The kernel-table record this layer runs. */
@@ -32,7 +35,11 @@ export class DSConv2d extends ConvLayer {
   private readonly packedQ: Uint8Array;
   private readonly kds: Float32Array;
 
-  private constructor(g: Geometry, bias: Float32Array | undefined, qz: Quantization, qw: QuantizedWeights) {
+  private constructor(key: typeof FACTORY, g: Geometry, bias: Float32Array | undefined, qz: Quantization, qw: QuantizedWeights) {
+    if (key !== FACTORY) {
+      throw new TypeError('DSConv2d has no public constructor: make one with DSConv2d.fromFloat(weights, options), '
+        + 'DSConv2d.fromQuantized({ q, scales }, options) or DSConv2d.fromBytes(bytes)');
+    }
     super(g, bias);
     this.quantization = qz;
     this.packedQ = packInts(qw.q, qz.bits);
@@ -48,7 +55,7 @@ export class DSConv2d extends ConvLayer {
     const { g, bias, qz, gamma, delta } = parseDsconvOptions(options);
     float32Array('weights', weights, weightCount(g), weightShape(g));
     const qw = quantizeWeights(weights, shapeOf(g), qz.bits, qz.blockSize, qz.blockMode);
-    const layer = new DSConv2d(g, bias, { ...qz, nBlocks: qw.nBlocks }, qw);
+    const layer = new DSConv2d(FACTORY, g, bias, { ...qz, nBlocks: qw.nBlocks }, qw);
     layer.setAffine(gamma, delta);
     return layer;
   }
@@ -73,7 +80,7 @@ export class DSConv2d extends ConvLayer {
     const scales = float32Array('weights.scales', w.scales, nScales,
       qz.blockMode === 'taps' ? '[outChannels]' : `[outChannels][${nBlocks}][kh][kw]`);
     requireFinite('weights.scales', scales);
-    const layer = new DSConv2d(g, bias, { ...qz, nBlocks }, { q: w.q, scales, nBlocks });
+    const layer = new DSConv2d(FACTORY, g, bias, { ...qz, nBlocks }, { q: w.q, scales, nBlocks });
     layer.setAffine(gamma, delta);
     return layer;
   }
