@@ -7,6 +7,7 @@ export * from './kernels/dsconv_igemm_4x8c2_dot16';
 export * from './kernels/dsconv_dequant';
 export * from './kernels/f32_igemm_4x8';
 export * from './kernels/f32_dwconv_1x16';
+export * from './kernels/f32_dwconv_1x16_bf16';
 export * from './kernels/f32_transpose';
 export * from './kernels/f32_repack';
 export * from './kernels/f32_epilogue';

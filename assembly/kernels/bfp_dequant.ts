@@ -128,15 +128,17 @@ function dequantRgb(src: usize, dst: usize, pixels: i32, mantissaBits: i32, maxM
 }
 
 /**
- * BFP with one-channel blocks (depthwise layers), written back as the dequantized float32
- * values M * 2^(E-m+2): every value rounded half away from zero to m-1 significant bits, the
- * top clamped to 2^(m-1)-1 units. Reads `channels` = groups floats per pixel (groupChannels = 1)
- * at pixel stride `srcStride`, writes `dstStride` floats per pixel (channels..dstStride zeroed). Exact: the result keeps the
- * input's exponent field, so it never leaves the normal range. Returns whether any value was NaN
- * or ±Inf. `params`: a BfpParam record (groupChannels, blockLen, nBlocks, paddedLen, scale, sumScale
- * unused).
+ * BFP with one-channel blocks (depthwise layers), written back as the dequantized values
+ * M * 2^(E-m+2) in bfloat16: every value rounded half away from zero to m-1 significant bits, the
+ * top clamped to 2^(m-1)-1 units, and stored as the top 16 bits of its float32, which hold it
+ * exactly (m <= 8 keeps at most 6 fraction bits; bfloat16 has 7), so the depthwise kernel reads
+ * half the bytes. Reads `channels` = groups floats per pixel (groupChannels = 1) at pixel stride
+ * `srcStride`, writes `dstStride` 16-bit values per pixel (channels..dstStride zeroed). Exact: the
+ * result keeps the input's exponent field, so it never leaves the normal range (subnormals become
+ * 0). Returns whether any value was NaN or ±Inf. `params`: a BfpParam record (groupChannels,
+ * blockLen, nBlocks, paddedLen, scale, sumScale unused).
  */
-export function bfp_dequant_c1(params: usize): bool {
+export function bfp_dequant_c1_bf16(params: usize): bool {
   const src = ptr(params, BfpParam.src);
   const pixels = arg(params, BfpParam.pixels);
   const srcStride = arg(params, BfpParam.srcStride);
@@ -157,29 +159,51 @@ export function bfp_dequant_c1(params: usize): bool {
   const half = i32x4.splat(halfS);
   const kept = i32x4.splat(keptS);
   const frac = i32x4.splat(0x007fffff);
+  const ch8 = channels & ~7;
   const ch4 = channels & ~3;
   for (let p = 0; p < pixels; p++) {
     const vin = src + <usize>(p * srcStride) * 4;
-    const vout = dst + <usize>(p * dstStride) * 4;
+    const vout = dst + <usize>(p * dstStride) * 2;
     let c = 0;
+    for (; c < ch8; c += 8) {
+      const b0 = v128.load(vin + <usize>c * 4);
+      const b1 = v128.load(vin + <usize>c * 4, 16);
+      const e0 = v128.and(b0, i32x4.splat(EXP_MASK));
+      const e1 = v128.and(b1, i32x4.splat(EXP_MASK));
+      bad = i32x4.max_u(bad, i32x4.max_u(e0, e1)); // the exponent field is all ones only for NaN or ±Inf
+      const r0 = round1(b0, e0, half, frac, kept);
+      const r1 = round1(b1, e1, half, frac, kept);
+      // The high halves of the eight results: their float32s' bfloat16s, in order.
+      v128.store(vout + <usize>c * 2, i8x16.shuffle(r0, r1, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31));
+    }
     for (; c < ch4; c += 4) {
-      const bits = v128.load(vin + <usize>c * 4);
-      const ef = v128.and(bits, i32x4.splat(EXP_MASK));
-      bad = i32x4.max_u(bad, ef); // the exponent field is all ones only for NaN or ±Inf
-      // t < 2^24: past the fraction only when the add carried, where min leaves every kept bit set.
-      const t = i32x4.add(v128.and(bits, frac), half);
-      const out = v128.or(v128.andnot(bits, frac), v128.and(i32x4.min_s(t, frac), kept));
-      v128.store(vout + <usize>c * 4, v128.andnot(out, i32x4.eq(ef, i32x4.splat(0))));
+      const b0 = v128.load(vin + <usize>c * 4);
+      const e0 = v128.and(b0, i32x4.splat(EXP_MASK));
+      bad = i32x4.max_u(bad, e0);
+      const r0 = round1(b0, e0, half, frac, kept);
+      v128.store64_lane(vout + <usize>c * 2, i8x16.shuffle(r0, r0, 2, 3, 6, 7, 10, 11, 14, 15, 2, 3, 6, 7, 10, 11, 14, 15), 0);
     }
     for (; c < channels; c++) {
       const bits = load<i32>(vin + <usize>c * 4);
       const ef = bits & EXP_MASK;
       badTail |= ef == EXP_MASK;
-      if (ef == 0) { store<f32>(vout + <usize>c * 4, 0); continue; }
-      const t = (bits & 0x007fffff) + halfS;
-      store<i32>(vout + <usize>c * 4, (bits & ~0x007fffff) | (t > 0x007fffff ? keptS : t & keptS));
+      let r = 0;
+      if (ef != 0) {
+        const t = (bits & 0x007fffff) + halfS;
+        r = (bits & ~0x007fffff) | (t > 0x007fffff ? keptS : t & keptS);
+      }
+      store<u16>(vout + <usize>c * 2, <u32>r >> 16);
     }
-    for (; c < dstStride; c++) store<f32>(vout + <usize>c * 4, 0);
+    for (; c < dstStride; c++) store<u16>(vout + <usize>c * 2, 0);
   }
   return badTail || v128.any_true(i32x4.eq(bad, i32x4.splat(EXP_MASK)));
+}
+
+/** One-channel BFP of four float32 bit patterns (exponent fields `ef`), as bfp_dequant_c1_bf16 rounds. */
+// @ts-ignore: decorator
+@inline function round1(bits: v128, ef: v128, half: v128, frac: v128, kept: v128): v128 {
+  // t < 2^24: past the fraction only when the add carried, where min leaves every kept bit set.
+  const t = i32x4.add(v128.and(bits, frac), half);
+  const out = v128.or(v128.andnot(bits, frac), v128.and(i32x4.min_s(t, frac), kept));
+  return v128.andnot(out, i32x4.eq(ef, i32x4.splat(0)));
 }

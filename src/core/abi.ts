@@ -6,7 +6,7 @@
 // only, with no initialisers: both compilers number their members alike. Each enum ends with
 // `count`, the record's length in slots.
 
-/** The convolution micro-kernels: dsconv_igemm_*, f32_igemm_4x8, f32_dwconv_1x16. */
+/** The convolution micro-kernels: dsconv_igemm_*, f32_igemm_4x8, f32_dwconv_1x16 (and _bf16). */
 export enum ConvParam {
   /** [npix][taps] input pixel indices (i32), -1 where a tap reads padding. */
   indirection,
@@ -50,7 +50,7 @@ export enum ConvParam {
   count,
 }
 
-/** The BFP passes: bfp_quantize_i16, bfp_quantize_i8, bfp_dequant, bfp_dequant_c1. */
+/** The BFP passes: bfp_quantize_i16, bfp_quantize_i8, bfp_dequant, bfp_dequant_c1_bf16. */
 export enum BfpParam {
   /** NHWC float32 input, pixel p at src + 4 * p * srcStride. */
   src,

@@ -11,7 +11,7 @@ export interface Kernels {
   bfp_quantize_i16(params: number): number;
   bfp_quantize_i8(params: number): number;
   bfp_dequant(params: number): number;
-  bfp_dequant_c1(params: number): number;
+  bfp_dequant_c1_bf16(params: number): number;
   /** Integer DSConv micro-kernels (ConvParam). */
   dsconv_igemm_4x8c2_dot16_q8(params: number): void;
   dsconv_igemm_4x8c2_dot16_q4(params: number): void;
@@ -24,6 +24,7 @@ export interface Kernels {
   /** Float32 micro-kernels (ConvParam). */
   f32_igemm_4x8(params: number): void;
   f32_dwconv_1x16(params: number): void;
+  f32_dwconv_1x16_bf16(params: number): void;
   /** Layout, output and checks. */
   f32_transpose(src: number, rows: number, cols: number, srcStride: number, dst: number, dstStride: number): void;
   f32_repack(src: number, pixels: number, channels: number, srcStride: number, dst: number, dstStride: number): void;
@@ -56,7 +57,7 @@ export const EXPORTS: { readonly [K in ExportName]-?: { arity: Parameters<NonNul
   bfp_quantize_i16: { arity: 1, role: 'bfp' },
   bfp_quantize_i8: { arity: 1, role: 'bfp' },
   bfp_dequant: { arity: 1, role: 'bfp' },
-  bfp_dequant_c1: { arity: 1, role: 'bfp' },
+  bfp_dequant_c1_bf16: { arity: 1, role: 'bfp' },
   dsconv_igemm_4x8c2_dot16_q8: { arity: 1, role: 'conv' },
   dsconv_igemm_4x8c2_dot16_q4: { arity: 1, role: 'conv' },
   dsconv_igemm_4x8c4_rdot_q7: { arity: 1, role: 'conv', relaxed: true },
@@ -65,6 +66,7 @@ export const EXPORTS: { readonly [K in ExportName]-?: { arity: Parameters<NonNul
   dsconv_dequant_dw: { arity: 6, role: 'weights' },
   f32_igemm_4x8: { arity: 1, role: 'conv' },
   f32_dwconv_1x16: { arity: 1, role: 'conv' },
+  f32_dwconv_1x16_bf16: { arity: 1, role: 'conv' },
   f32_transpose: { arity: 6, role: 'layout' },
   f32_repack: { arity: 6, role: 'layout' },
   f32_epilogue: { arity: 1, role: 'epilogue' },

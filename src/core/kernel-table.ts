@@ -69,12 +69,15 @@ export interface DequantRecord {
   maxPaddedLen: 4;
 }
 
-/** Depthwise DSConv: one-channel blocks, dequantized exactly, through the float depthwise kernel. */
+/**
+ * Depthwise DSConv: one-channel blocks, dequantized exactly (as bfloat16, which holds them), through
+ * the float depthwise kernel.
+ */
 export interface DepthwiseRecord {
   path: 'depthwise';
-  kernel: 'f32_dwconv_1x16';
+  kernel: 'f32_dwconv_1x16_bf16';
   weights: 'dsconv_dequant_dw';
-  bfp: 'bfp_dequant_c1';
+  bfp: 'bfp_dequant_c1_bf16';
   builds: readonly Build[];
   mr: 1;
   /** Channels are the SIMD lanes: padded to a multiple of this. */
@@ -97,7 +100,7 @@ const BOTH: readonly Build[] = ['simd', 'relaxed'];
 
 /** DSConv records, in order of preference: selectDsconv() takes the first that fits. */
 export const DSCONV_TABLE: readonly DsconvRecord[] = [
-  { path: 'depthwise', kernel: 'f32_dwconv_1x16', weights: 'dsconv_dequant_dw', bfp: 'bfp_dequant_c1', builds: BOTH, mr: 1, channelMultiple: 4 },
+  { path: 'depthwise', kernel: 'f32_dwconv_1x16_bf16', weights: 'dsconv_dequant_dw', bfp: 'bfp_dequant_c1_bf16', builds: BOTH, mr: 1, channelMultiple: 4 },
   { path: 'dequant', kernel: 'f32_igemm_4x8', weights: 'dsconv_dequant_4x8', bfp: 'bfp_dequant', builds: BOTH, mr: 4, nr: 8, maxPaddedLen: 4 },
   {
     path: 'igemm', kernel: 'dsconv_igemm_4x8c4_rdot_q4', builds: ['relaxed'], bits: [2, 4], mr: 4, nr: 8, kc: 4,

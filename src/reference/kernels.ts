@@ -97,7 +97,7 @@ export function dsconvIgemmTwin(x: Float32Array, q: Int8Array, scales: Float32Ar
   return out;
 }
 
-/** What bfp_dequant and bfp_dequant_c1 write: each value as M · 2^(E-m+2), float32 (exact). */
+/** What bfp_dequant writes: each value as M · 2^(E-m+2), float32 (exact); bfp_dequant_c1_bf16 the same in bfloat16. */
 export function bfpDequantTwin(x: Float32Array, pixels: number, channels: number, groups: number, blockSize: number, mantissaBits: number): Float32Array {
   const cg = channels / groups;
   const B = Math.min(blockSize, cg);

@@ -63,7 +63,7 @@ async function onPlainRuntime(fn) {
 const CASES = [
   { name: 'DSConv 4-bit 3x3', make: (w, o) => DSConv2d.fromFloat(w, o), o: { inChannels: 24, outChannels: 16, kernelSize: 3, padding: 'same', bits: 4 } },
   { name: 'DSConv 8-bit 1x1 relu6', make: (w, o) => DSConv2d.fromFloat(w, o), o: { inChannels: 40, outChannels: 32, kernelSize: 1, bits: 8, activation: 'relu6' } },
-  // Channels filling the lanes: on its own runtime this pass rounds its copy of the input in place.
+  // Channels filling the lanes, NHWC: the BFP pass reads the input where it lies.
   { name: 'DSConv depthwise taps', make: (w, o) => DSConv2d.fromFloat(w, o), o: { inChannels: 32, outChannels: 32, groups: 32, kernelSize: 3, padding: 'same', depthwiseBlocks: 'taps' } },
   { name: 'DSConv stem 3 channels stride 2', make: (w, o) => DSConv2d.fromFloat(w, o), o: { inChannels: 3, outChannels: 8, kernelSize: 3, stride: 2, padding: 1 } },
   { name: 'Conv2d 3x3', make: (w, o) => new Conv2d(w, o), o: { inChannels: 8, outChannels: 12, kernelSize: 3, padding: 1 } },

@@ -1,7 +1,7 @@
 // The wasm BFP kernels against bfpReference (docs/ARITHMETIC.md, "Activations"), bit for bit:
 //   bfp_quantize_i16    mantissas (int16, padded blocks) and block scales 2^(E-m+2) (float32)
 //   bfp_quantize_i8     the same as int8 mantissas, with sumScale * (sum of each block's mantissas)
-//   bfp_dequant_c1      one-channel blocks written back as M * 2^(E-m+2) (float32)
+//   bfp_dequant_c1_bf16 one-channel blocks written back as M * 2^(E-m+2) (bfloat16, exact)
 //   bfp_dequant         any blocks, written back as M * 2^(E-m+2) (float32) at their own channels
 //   f32_find_nonfinite  first NaN/±Inf index or -1
 // Every mismatch message names the kernel arguments, the pixel/group/block/lane and the block's
@@ -501,14 +501,17 @@ test('bfp_quantize_i16: zero pixels writes nothing', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// bfp_dequant_c1: one-channel blocks, M * 2^(E-m+2) as float32.
+// bfp_dequant_c1_bf16: one-channel blocks, M * 2^(E-m+2) as bfloat16 (the top half of the exact
+// float32, whose bottom half must be zero).
+
+const f32Bits = (v) => new Uint32Array(new Float32Array([v]).buffer)[0];
 
 function checkDequant(x, pixels, channels, m, srcExtra, dstExtra, label) {
   const srcStride = channels + srcExtra;
   const dstStride = channels + dstExtra;
-  const args = `bfp_dequant_c1(pixels=${pixels}, srcStride=${srcStride}, channels=${channels}, m=${m}, dstStride=${dstStride})`;
+  const args = `bfp_dequant_c1_bf16(pixels=${pixels}, srcStride=${srcStride}, channels=${channels}, m=${m}, dstStride=${dstStride})`;
   const src = r.heap.alloc(Math.max(pixels * srcStride * 4, 16));
-  const dstBytes = pixels * dstStride * 4;
+  const dstBytes = pixels * dstStride * 2;
   const dst = r.heap.alloc(dstBytes + GUARD);
   try {
     const s = r.f32(src, pixels * srcStride);
@@ -516,24 +519,28 @@ function checkDequant(x, pixels, channels, m, srcExtra, dstExtra, label) {
       for (let c = 0; c < srcStride; c++) s[p * srcStride + c] = c < channels ? x[p * channels + c] : JUNK[(p + c) % JUNK.length];
     }
     r.u8(dst, dstBytes + GUARD).fill(0xa5);
-    k.bfp_dequant_c1(bfpParams({ src, pixels, srcStride, groups: channels, groupChannels: 1, mantissaBits: m, dst, dstStride }));
+    k.bfp_dequant_c1_bf16(bfpParams({ src, pixels, srcStride, groups: channels, groupChannels: 1, mantissaBits: m, dst, dstStride }));
     const ref = bfpReference(x, pixels, channels, 1, 1, m);
-    const D = r.f32(dst, pixels * dstStride);
+    const D = new Uint16Array(r.k.memory.buffer, dst, pixels * dstStride);
     const bad = r.u8(dst + dstBytes, GUARD).findIndex((v) => v !== 0xa5);
     if (bad >= 0) assert.unreachable(`${label}: ${args} wrote past its output (guard byte ${bad})`);
     for (let p = 0; p < pixels; p++) {
       for (let c = 0; c < dstStride; c++) {
-        const got = D[p * dstStride + c];
+        const half = D[p * dstStride + c];
         if (c >= channels) {
-          if (!Object.is(got, 0)) assert.unreachable(`${label}: ${args} pixel ${p} lane ${c} (padding): expected 0, got ${got} (${hex(got)})`);
+          if (half !== 0) assert.unreachable(`${label}: ${args} pixel ${p} lane ${c} (padding): expected 0, got 0x${half.toString(16)}`);
           continue;
         }
         const i = p * channels + c;
         const want = ref.mant[i] * ref.scales[i];
         if (Math.fround(want) !== want) throw new Error(`test bug: reference ${want} is not a float32`);
+        const bits = f32Bits(want);
+        // bfloat16 holds the value exactly: its float32's low half is zero (-0 would be 0x8000, and is 0).
+        if ((bits & 0xffff) !== 0) assert.unreachable(`${label}: ${args}: the reference ${want} (${hex(want)}) does not fit bfloat16`);
+        const got = new Float32Array(new Uint32Array([half << 16]).buffer)[0];
         if (!Object.is(got, want)) {
           assert.unreachable(`${label}: ${args} pixel ${p} channel ${c}: input ${show([x[i]])}, m=${m}: ` +
-            `expected ${want} (M=${ref.mant[i]}, scale ${ref.scales[i]}), got ${got} (${hex(got)})`);
+            `expected ${want} (M=${ref.mant[i]}, scale ${ref.scales[i]}), got ${got} (bfloat16 0x${half.toString(16)})`);
         }
       }
     }
@@ -555,7 +562,7 @@ function ownTie(m, R) {
   return h.sign() * (Number.isFinite(v) ? v : FMAX);
 }
 
-test('bfp_dequant_c1 == bfpReference(B=1) mant*scale, every block kind, m 2..8', () => {
+test('bfp_dequant_c1_bf16 == bfpReference(B=1) mant*scale, every block kind, m 2..8', () => {
   const R = rng(SEED ^ 0xdec);
   const h = helpers(R);
   const kinds = [...Object.keys(KINDS), 'ownTie'];
@@ -579,7 +586,7 @@ test('bfp_dequant_c1 == bfpReference(B=1) mant*scale, every block kind, m 2..8',
   assert.ok(calls > 1000);
 });
 
-test('bfp_dequant_c1: hand-picked values', () => {
+test('bfp_dequant_c1_bf16: hand-picked values', () => {
   // [value, m, expected]
   const cases = [
     [0, 8, 0], [-0, 8, 0], [p2(-149), 8, 0], [-fromBits(0x7fffff), 4, 0],
@@ -596,7 +603,7 @@ test('bfp_dequant_c1: hand-picked values', () => {
   }
 });
 
-test('bfp_dequant_c1: random Gaussian and log-uniform tensors', () => {
+test('bfp_dequant_c1_bf16: random Gaussian and log-uniform tensors', () => {
   const R = rng(SEED ^ 0xc1);
   const h = helpers(R);
   for (let i = 0; i < 200; i++) {

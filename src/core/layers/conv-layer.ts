@@ -92,8 +92,7 @@ export abstract class ConvLayer {
     const imagePtr = direct ? 0 : s.image.ensure(imageBytes * lanes);
     const indirPtr = this.indirection(r, p, mr);
     const zero = r.zeros(path.zeroBytes);
-    // The caller's own input, read in place, is no image a pass may write over.
-    const laneBytes = path.allocate(r, hw, rows, shares, lanes, !(direct && inPlace));
+    const laneBytes = path.allocate(r, hw, rows, shares, lanes);
     const epi = this.epilogueBuffer();
 
     const source = inPlace ? r.f32(inPtr, inLen) : input;
@@ -115,7 +114,7 @@ export abstract class ConvLayer {
     for (let n = 0; n < p.batch; n++) {
       const first = byImage ? n % shares : 0; // the image's first share, and its lane
       const lane: Lane = {
-        ...laneBytes, mant: s.mant.ptr + first * laneBytes.mant, scale: s.scale.ptr + first * laneBytes.scale, acc: s.acc.ptr + first * laneBytes.acc,
+        mant: s.mant.ptr + first * laneBytes.mant, scale: s.scale.ptr + first * laneBytes.scale, acc: s.acc.ptr + first * laneBytes.acc,
       };
       const src = inPtr + n * hw * c * 4;
       const imageAt = imagePtr + first * imageBytes;

@@ -1,9 +1,7 @@
-// Depthwise DSConv (a 'depthwise' record): one-channel BFP blocks dequantized exactly, ξ·q formed
-// per call, then the float depthwise kernel over all channels at once. When the channels fill the
-// lanes, the pass writes over the image itself (the forward path's own copy of the input): the
-// kernel reads each value about kh·kw times, so one buffer fewer to stream through the cache
-// (bfp_dequant_c1 keeps each value's exponent field, so a NaN or ±Inf stays one for the rescan).
-// An input read in place (a guest runtime's tensor) is the caller's: the pass writes a copy then.
+// Depthwise DSConv (a 'depthwise' record): one-channel BFP blocks dequantized exactly into
+// bfloat16, ξ·q formed per call as float32, then the float depthwise kernel over all channels at
+// once, widening each input as it loads it. The kernel reads each value about kh·kw times: half
+// the bytes of float32 to stream through the cache, and a pass that writes half.
 import type { Geometry } from '../geometry.js';
 import type { Runtime } from '../runtime.js';
 import type { Share } from '../threads/job.js';
@@ -28,8 +26,6 @@ export class DepthwisePath implements ConvPath {
   private readonly wPtr: number;
   private readonly xiPtr: number;
   private readonly xiTapStride: number;
-  /** The pass can round the image in place (its pixel stride is already the padded one). */
-  private readonly padded: boolean;
 
   constructor(private readonly g: Geometry, private readonly mantissaBits: number,
     private readonly rec: DepthwiseRecord, q: Int8Array, scales: Float32Array, mode: BlockMode, keep: Keep) {
@@ -45,7 +41,6 @@ export class DepthwisePath implements ConvPath {
     this.xiPtr = keep(xi);
     this.xiTapStride = mode === 'taps' ? 0 : this.cp;
     this.imageStride = g.inChannels;
-    this.padded = this.cp === g.inChannels;
     this.pixelMultiple = rec.mr;
     this.zeroBytes = this.cp * 4;
     this.acc = depthwiseAcc(g, rec.channelMultiple);
@@ -53,10 +48,9 @@ export class DepthwisePath implements ConvPath {
     this.fusesEpilogue = this.cp === g.outChannels;
   }
 
-  allocate(r: Runtime, hw: number, rows: number, _shares: number, lanes: number, writable: boolean): Lane {
+  allocate(r: Runtime, hw: number, rows: number, _shares: number, lanes: number): Lane {
     const s = r.scratch;
-    const inPlace = this.padded && writable;
-    const lane = { mant: inPlace ? 0 : hw * this.cp * 4, scale: 0, acc: rows * this.cp * 4, inPlace };
+    const lane = { mant: hw * this.cp * 2, scale: 0, acc: rows * this.cp * 4 };
     s.mant.ensure(lane.mant * lanes);
     s.weights.ensure(this.g.kh * this.g.kw * this.cp * 4);
     s.acc.ensure(lane.acc * lanes);
@@ -66,7 +60,7 @@ export class DepthwisePath implements ConvPath {
   pass(x: Share, _r: Runtime, image: number, p0: number, p1: number, lane: Lane): void {
     const { g, cp } = this;
     const q = bfpRecord(x.record(BfpParam.count), image + p0 * this.imageStride * 4, p1 - p0, this.imageStride, g.inChannels, 1, 1, 1, this.mantissaBits);
-    q[BfpParam.dst] = (lane.inPlace ? image : lane.mant) + p0 * cp * 4; q[BfpParam.dstStride] = cp;
+    q[BfpParam.dst] = lane.mant + p0 * cp * 2; q[BfpParam.dstStride] = cp;
     x.call(this.rec.bfp, x.ptr);
   }
 
@@ -74,14 +68,14 @@ export class DepthwisePath implements ConvPath {
     x.call(this.rec.weights, this.wPtr, this.xiPtr, this.xiTapStride, this.g.kh * this.g.kw, this.cp, r.scratch.weights.ptr);
   }
 
-  kernel(x: Share, r: Runtime, image: number, indir: number, r0: number, r1: number, _t0: number, _t1: number, zero: number, lane: Lane,
+  kernel(x: Share, r: Runtime, _image: number, indir: number, r0: number, r1: number, _t0: number, _t1: number, zero: number, lane: Lane,
     epi?: FusedEpilogue): void {
     const { cp } = this;
     const s = r.scratch;
     const taps = this.g.kh * this.g.kw;
     const p = x.record(ConvParam.count);
     p[ConvParam.indirection] = indir + r0 * taps * 4; p[ConvParam.npix] = r1 - r0; p[ConvParam.taps] = taps;
-    p[ConvParam.input] = lane.inPlace ? image : lane.mant; p[ConvParam.inputStride] = cp; p[ConvParam.zeroInput] = zero;
+    p[ConvParam.input] = lane.mant; p[ConvParam.inputStride] = cp; p[ConvParam.zeroInput] = zero;
     p[ConvParam.channels] = cp; p[ConvParam.weights] = s.weights.ptr;
     p[ConvParam.output] = (epi ? epi.dst : lane.acc) + r0 * cp * 4; p[ConvParam.outputStride] = cp;
     if (epi) writeEpilogue(p, x.f32(), epi);

@@ -34,13 +34,12 @@ export interface ConvPath {
   /**
    * Allocates the per-call scratch for `shares` threads and `lanes` images in flight at once
    * (each lane its own pass output and accumulator); returns the bytes of one lane of each.
-   * `writable`: whether the image is the forward path's own copy, which a pass may write over.
    */
-  allocate(r: Runtime, hw: number, rows: number, shares: number, lanes: number, writable: boolean): Lane;
+  allocate(r: Runtime, hw: number, rows: number, shares: number, lanes: number): Lane;
   /**
    * The pass over input pixels [p0, p1) of the NHWC image (BFP; none for float paths). Its calls
-   * return 1 on a NaN or ±Inf. Where allocate() was told the image is writable, a pass may write
-   * over it, as long as every NaN or ±Inf stays one (the input is then scanned again to name it).
+   * return 1 on a NaN or ±Inf (the input is then scanned to name it). The image may be the
+   * caller's input itself, read in place, so a pass writes only into its lane.
    */
   pass(x: Share, r: Runtime, image: number, p0: number, p1: number, lane: Lane): void;
   /** Per-call work the kernels read and no pass writes (dequantized weights), on one share. */
@@ -81,8 +80,6 @@ export interface Lane {
   mant: number;
   scale: number;
   acc: number;
-  /** The pass writes over the image instead of into `mant` (a path that can, on a writable image). */
-  inPlace?: boolean;
 }
 
 /** Copies data into wasm memory for the layer's lifetime (the layer frees it on dispose). */
