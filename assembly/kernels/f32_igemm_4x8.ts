@@ -2,8 +2,11 @@
 // an indirection buffer, like the DSConv kernels, so both pay the same gather costs.
 // Input: NHWC float32, pixel `idx` at input + 4 * idx * inputStride, channel c at +4c; -1 reads
 // zeroInput. Weights: per tile of 8 outputs, per tap, per input channel, 8 float32.
-// Output: output + 4 * (pixel * outputStride + tile * 8 + k), before bias and activation.
-import { ConvParam, arg, ptr } from '../params';
+// Output: output + 4 * (pixel * outputStride + tile * 8 + k): the sums, or with epiScale set the
+// epilogue's clamp(sum * scale[c] + shift[c], lo, hi) on the tile's registers (f32_epilogue's
+// operations, in its order), so an NHWC output whose groups fill the tiles needs no pass of its own.
+import { ConvParam, arg, argf, ptr } from '../params';
+import { epilogue4 } from '../templates/epilogue';
 
 /** `params`: a ConvParam record (its dsconv-only fields unused); `npix` a multiple of 4. */
 export function f32_igemm_4x8(params: usize): void {
@@ -18,6 +21,10 @@ export function f32_igemm_4x8(params: usize): void {
   const nTiles = arg(params, ConvParam.nTiles);
   const out = ptr(params, ConvParam.output);
   const outStride = arg(params, ConvParam.outputStride);
+  const epiScale = ptr(params, ConvParam.epiScale);
+  const epiShift = ptr(params, ConvParam.epiShift);
+  const vlo = f32x4.splat(argf(params, ConvParam.lo));
+  const vhi = f32x4.splat(argf(params, ConvParam.hi));
   const iStride = <usize>inStride * 4;
   const cBytes = <usize>channels * 4;
   for (let tile = 0; tile < nTiles; tile++) {
@@ -49,6 +56,14 @@ export function f32_igemm_4x8(params: usize): void {
           v = v128.load32_splat(x3 + c);
           f3l = f32x4.add(f3l, f32x4.mul(v, wl)); f3h = f32x4.add(f3h, f32x4.mul(v, wh));
         }
+      }
+      if (epiScale != 0) {
+        const cs = epiScale + <usize>tile * 32, ch = epiShift + <usize>tile * 32;
+        const sl = v128.load(cs), sh = v128.load(cs, 16), tl = v128.load(ch), th = v128.load(ch, 16);
+        f0l = epilogue4(f0l, sl, tl, vlo, vhi); f0h = epilogue4(f0h, sh, th, vlo, vhi);
+        f1l = epilogue4(f1l, sl, tl, vlo, vhi); f1h = epilogue4(f1h, sh, th, vlo, vhi);
+        f2l = epilogue4(f2l, sl, tl, vlo, vhi); f2h = epilogue4(f2h, sh, th, vlo, vhi);
+        f3l = epilogue4(f3l, sl, tl, vlo, vhi); f3h = epilogue4(f3h, sh, th, vlo, vhi);
       }
       const o = out + (<usize>(p * outStride) + <usize>tile * 8) * 4;
       const os = <usize>outStride * 4;

@@ -37,7 +37,7 @@ export enum ConvParam {
   /** Scratch for one tile of widened weights (dsconv formats that widen). */
   wide,
   /**
-   * f32_dwconv_1x16 and the dsconv kernels: per-channel scale and shift (0: none), from the
+   * The tiled and depthwise kernels: per-channel scale and shift (0: none), from the
    * call's first channel. When set, the kernel writes clamp(sum * scale[c] + shift[c], lo, hi),
    * the epilogue itself, instead of the sums.
    */

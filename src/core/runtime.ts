@@ -7,6 +7,7 @@ import { EXPORTS } from './exports.js';
 import { BfpParam, ConvParam, EpilogueParam, GemmParam, QuadformParam, UpdateParam, CholeskyParam } from './abi.js';
 import type { Pool } from './threads/pool.js';
 import { Job, type JobHost, recordBytes } from './threads/job.js';
+import { viewOf } from './validate.js';
 
 /** The two binaries: portable fixed-width SIMD, and the same kernels plus relaxed-SIMD ones. */
 export type Build = 'simd' | 'relaxed';
@@ -108,7 +109,7 @@ export class Runtime implements JobHost {
 
   /** Whether `view` lies in this runtime's memory, where kernels can read and write it in place. */
   holds(view: ArrayBufferView): boolean {
-    return view.buffer === this.k.memory.buffer;
+    return viewOf(view).buffer === this.k.memory.buffer;
   }
 
   f32(ptr: number, length: number): Float32Array {

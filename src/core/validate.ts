@@ -30,7 +30,19 @@ export function intPair(name: string, v: unknown, min: number): [number, number]
 
 // The engine's own length of a typed array: a subclass can override the `length` getter, and
 // what is copied is the real contents.
-const typedLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Int8Array.prototype), 'length')!.get!;
+const typedArray = Object.getPrototypeOf(Int8Array.prototype) as object;
+const intrinsic = (name: string) => Object.getOwnPropertyDescriptor(typedArray, name)!.get!;
+const typedLength = intrinsic('length');
+const typedBuffer = intrinsic('buffer');
+const typedOffset = intrinsic('byteOffset');
+
+/**
+ * Where a typed array's elements are, as the engine knows them (its getters can be overridden):
+ * what a kernel may read or write in place. A detached view has length 0.
+ */
+export function viewOf(v: ArrayBufferView): { buffer: ArrayBufferLike; byteOffset: number; length: number } {
+  return { buffer: typedBuffer.call(v) as ArrayBufferLike, byteOffset: typedOffset.call(v) as number, length: typedLength.call(v) as number };
+}
 
 export function float32Array(name: string, v: unknown, length: number, shape: string): Float32Array {
   if (!(v instanceof Float32Array)) {

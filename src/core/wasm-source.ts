@@ -49,9 +49,9 @@ export async function instantiate(src: Bytes | Response): Promise<{ module: WebA
     && /^[ \t]*application\/wasm[ \t]*$/.test(src.headers.get('content-type') ?? '')) {
     module = await WebAssembly.compileStreaming(src);
   } else module = await WebAssembly.compile(await src.arrayBuffer());
-  const imports = WebAssembly.Module.imports(module).some((i) => i.kind === 'memory');
+  const importsMemory = WebAssembly.Module.imports(module).some((i) => i.kind === 'memory');
   let instance: WebAssembly.Instance;
-  if (!imports) instance = await WebAssembly.instantiate(module, {});
+  if (!importsMemory) instance = await WebAssembly.instantiate(module, {});
   else {
     try {
       instance = await WebAssembly.instantiate(module, { env: { memory: new WebAssembly.Memory({ initial: PLAIN_INITIAL_PAGES }) } });

@@ -124,6 +124,40 @@ for (const layout of ['NHWC', 'NCHW']) {
   });
 }
 
+test('views whose getters lie (buffer, byteOffset, length) are read and written where the engine says they are', async () => {
+  await onPlainRuntime(() => {
+    const host = hostHeap();
+    const guest = guestRuntime(host);
+    const o = CASES[0].o;
+    const w = randn(r, o.outChannels * o.inChannels * 9).map((v) => v * 0.2);
+    const shape = { batch: 1, height: 5, width: 6, layout: 'NHWC' };
+    const x = randn(r, 5 * 6 * o.inChannels);
+    const own = DSConv2d.fromFloat(w, o);
+    const want = own.forward(x, shape);
+    const layer = withRuntime(guest, () => DSConv2d.fromFloat(w, o));
+    layer.forward(x, shape); // scratch allocated: no growth below
+    const input = place(host, x);
+    const decoy = place(host, new Float32Array(want.length).fill(7));
+    const output = place(host, new Float32Array(want.length));
+    class Liar extends Float32Array {
+      get byteOffset() { return decoy.at; }
+      get buffer() { return new ArrayBuffer(8); }
+    }
+    const out = new Liar(host.memory.buffer, output.at, want.length);
+    layer.forward(new Liar(host.memory.buffer, input.at, x.length), shape, out);
+    assert.ok(identical(output.view(), want), 'written where the view really is');
+    assert.ok(decoy.view().every((v) => v === 7), 'nothing written where its getter points');
+    class Long extends Float32Array {
+      get length() { return want.length; }
+    }
+    const short = new Long(host.memory.buffer, output.at, want.length - 4);
+    assert.throws(() => layer.forward(input.view(), shape, short), (e) => e instanceof RangeError && e.message.includes(`got ${want.length - 4}`));
+    own.dispose();
+    layer.dispose();
+    guest.close();
+  });
+});
+
 test('a host whose malloc fails is a RangeError saying so; a threaded build makes no guest, and says why', async () => {
   const host = hostHeap();
   await onPlainRuntime(() => {

@@ -266,26 +266,29 @@ test('depthwise records with the epilogue fused write clamp(sum * scale + shift,
 });
 
 for (const build of ONLY ?? ['simd', 'relaxed']) {
-  test(`integer records of the ${build} build with the epilogue fused write clamp(sum * scale + shift, lo, hi) of the twin's sums, bit for bit`, async () => {
+  test(`tiled records (integer, dequantized, float) of the ${build} build with the epilogue fused write clamp(sum * scale + shift, lo, hi) of the twin's sums, bit for bit`, async () => {
     const { r } = await runtimeFor(build);
     if (!r) return; // the relaxed build where the engine lacks it: the child Node of the test above runs this one too
     const f = Math.fround;
     let n = 0;
-    for (const rec of RECORDS.filter((x) => x.path === 'igemm' && x.builds.includes(build))) {
+    const tiled = RECORDS.filter((x) => ['igemm', 'dequant', 'f32-igemm'].includes(x.path) && x.builds.includes(build));
+    for (const rec of tiled) {
+      const float = rec.path === 'f32-igemm';
       for (let k = 0; k < 12; k++) {
         const R = generator(0x2545f491 ^ (k * 7907 + RECORDS.indexOf(rec)));
         let c, plan;
         // Fused where the tiles are the output's channels and no padded row lands past the image.
         do {
-          c = drawConfig(R, false, R.int(rec.bits[0], rec.bits[1]));
+          c = drawConfig(R, false, rec.path === 'igemm' ? R.int(rec.bits[0], rec.bits[1]) : R.int(2, 8));
           const groups = c.options.groups;
           c.options = { ...c.options, outChannels: 8 * R.int(1, 3) * groups };
           c.g = parseGeometry(c.options);
           plan = resolve(c.g, { height: c.height, width: c.width, layout: 'NHWC' });
         } while ((plan.outHeight * plan.outWidth) % rec.mr !== 0);
         const x = drawInput(R, c.height * c.width, c.g.inChannels);
-        const w = drawWeights(R, c);
-        const path = dsconvPath(rec, c.g, { bits: c.bits, blockSize: c.blockSize, mantissaBits: c.mantissaBits, blockMode: c.mode }, w.q, w.scales, (d) => r.upload(d));
+        const w = float ? Float32Array.from({ length: c.g.outChannels * c.g.groupChannels * c.g.kh * c.g.kw }, () => R.normal()) : drawWeights(R, c);
+        const path = float ? floatPath(rec, c.g, w, (d) => r.upload(d))
+          : dsconvPath(rec, c.g, { bits: c.bits, blockSize: c.blockSize, mantissaBits: c.mantissaBits, blockMode: c.mode }, w.q, w.scales, (d) => r.upload(d));
         assert.ok(path.fusesEpilogue, `${rec.kernel} with ${c.g.groupOutputs} outputs per group fuses its epilogue`);
         const C = c.g.outChannels;
         const [lo, hi] = R.pick([[-Infinity, Infinity], [0, Infinity], [0, 6]]);
@@ -302,7 +305,7 @@ for (const build of ONLY ?? ['simd', 'relaxed']) {
         n++;
       }
     }
-    assert.ok(n >= 24, `${n} fused configurations`);
+    assert.ok(n >= 12 * tiled.length && tiled.length >= 4, `${n} fused configurations of ${tiled.length} records`);
   });
 }
 

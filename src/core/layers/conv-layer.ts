@@ -7,7 +7,7 @@ import { type Geometry, type InputShape, type Plan, plan, resolve, indirection }
 import { Scratch } from '../heap.js';
 import { type Runtime, rt } from '../runtime.js';
 import { EpilogueParam } from '../abi.js';
-import { checkFinite, describe } from '../validate.js';
+import { checkFinite, describe, viewOf } from '../validate.js';
 import { type ConvPath, type Lane, part, splitTiles } from './path.js';
 import { MAX_CALLS } from '../threads/control.js';
 
@@ -65,7 +65,8 @@ export abstract class ConvLayer {
     if (out !== undefined) {
       const dims = `${p.outputLayout} [${p.batch}]${p.outputLayout === 'NCHW' ? `[${g.outChannels}][${p.outHeight}][${p.outWidth}]` : `[${p.outHeight}][${p.outWidth}][${g.outChannels}]`}`;
       if (!(out instanceof Float32Array)) throw new TypeError(`out must be a Float32Array of length ${outLen} (${dims}), got ${describe(out)}`);
-      if (out.length !== outLen) throw new RangeError(`out must have length ${outLen} (${dims}), got ${out.length}`);
+      const n = viewOf(out).length; // the engine's: kernels may write into it in place
+      if (n !== outLen) throw new RangeError(`out must have length ${outLen} (${dims}), got ${n}`);
     }
     const mr = path.pixelMultiple;
     const rows = Math.ceil(npix / mr) * mr;
@@ -83,7 +84,7 @@ export abstract class ConvLayer {
     // Offsets of views in place are read before allocating, which may detach them.
     const inPlace = r.holds(input);
     const outPlace = out !== undefined && r.holds(out);
-    const inAt = input.byteOffset, outAt = out?.byteOffset ?? 0;
+    const inAt = viewOf(input).byteOffset, outAt = out === undefined ? 0 : viewOf(out).byteOffset;
     // Allocate first: growing memory detaches views, so data moves only after this point.
     const inPtr = inPlace ? inAt : s.input.ensure(inLen * 4);
     const outPtr = outPlace ? outAt : s.output.ensure(outLen * 4);
@@ -165,7 +166,7 @@ export abstract class ConvLayer {
     if (job.finish() && scanned) checkFinite('input', source, r.k.f32_find_nonfinite(inPtr, inLen));
     if (out === undefined) return r.f32(outPtr, outLen).slice();
     if (!outPlace) out.set(r.f32(outPtr, outLen));
-    else if (out.length !== outLen) return r.f32(outPtr, outLen); // detached by growth
+    else if (!r.holds(out)) return r.f32(outPtr, outLen); // detached by growth
     return out;
   }
 

@@ -8,7 +8,7 @@ import type { BlockMode } from '../options.js';
 import { BfpParam, ConvParam } from '../abi.js';
 import { type Blocks, packDequant } from '../pack.js';
 import { bfpRecord } from '../records.js';
-import { type AccLayout, type ConvPath, type Keep, type Lane, tiledAcc } from './path.js';
+import { type AccLayout, type ConvPath, type FusedEpilogue, type Keep, type Lane, tiledAcc, writeTileOutput } from './path.js';
 
 export class DequantPath implements ConvPath {
   readonly imageStride: number;
@@ -18,7 +18,7 @@ export class DequantPath implements ConvPath {
   readonly acc: AccLayout;
   readonly channelTiles: number;
   readonly tileChannels: number;
-  readonly fusesEpilogue = false;
+  readonly fusesEpilogue: boolean;
   private readonly wPtr: number;
   private readonly xiPtr: number;
   private readonly groupWeightBytes: number;
@@ -35,6 +35,7 @@ export class DequantPath implements ConvPath {
     this.acc = tiledAcc(g, rec.nr);
     this.channelTiles = this.acc.groupStride / rec.nr;
     this.tileChannels = rec.nr;
+    this.fusesEpilogue = g.groupOutputs % rec.nr === 0;
   }
 
   allocate(r: Runtime, hw: number, rows: number, _shares: number, lanes: number): Lane {
@@ -59,7 +60,8 @@ export class DequantPath implements ConvPath {
     x.call(this.rec.weights, this.wPtr, this.xiPtr, g.groups * this.channelTiles * g.kh * g.kw, g.groupChannels, b.blockLen, b.nBlocks, r.scratch.weights.ptr);
   }
 
-  kernel(x: Share, r: Runtime, _image: number, indir: number, r0: number, r1: number, t0: number, t1: number, zero: number, lane: Lane): void {
+  kernel(x: Share, r: Runtime, _image: number, indir: number, r0: number, r1: number, t0: number, t1: number, zero: number, lane: Lane,
+    epi?: FusedEpilogue): void {
     const g = this.g;
     const s = r.scratch;
     const cg = g.groupChannels;
@@ -71,8 +73,7 @@ export class DequantPath implements ConvPath {
       p[ConvParam.input] = lane.mant + grp * cg * 4; p[ConvParam.inputStride] = g.inChannels; p[ConvParam.zeroInput] = zero;
       p[ConvParam.channels] = cg; p[ConvParam.weights] = s.weights.ptr + (grp * this.groupWeightBytes + t0 * tileFloats) * 4;
       p[ConvParam.nTiles] = t1 - t0;
-      p[ConvParam.output] = lane.acc + (r0 * this.acc.stride + grp * this.acc.groupStride + t0 * this.rec.nr) * 4;
-      p[ConvParam.outputStride] = this.acc.stride;
+      writeTileOutput(x, p, g, this.acc, lane, r0, grp, t0, this.rec.nr, epi);
       x.call(this.rec.kernel, x.ptr);
     }
   }

@@ -5,7 +5,7 @@ import type { Share } from '../threads/job.js';
 import type { FloatRecord } from '../kernel-table.js';
 import { ConvParam } from '../abi.js';
 import { packDepthwise, packFloat, roundUp } from '../pack.js';
-import { type AccLayout, type ConvPath, type FusedEpilogue, type Keep, type Lane, depthwiseAcc, tiledAcc, writeEpilogue } from './path.js';
+import { type AccLayout, type ConvPath, type FusedEpilogue, type Keep, type Lane, depthwiseAcc, tiledAcc, writeEpilogue, writeTileOutput } from './path.js';
 
 export class F32IgemmPath implements ConvPath {
   readonly imageStride: number;
@@ -15,7 +15,7 @@ export class F32IgemmPath implements ConvPath {
   readonly acc: AccLayout;
   readonly channelTiles: number;
   readonly tileChannels: number;
-  readonly fusesEpilogue = false;
+  readonly fusesEpilogue: boolean;
   private readonly wPtr: number;
   private readonly groupFloats: number;
 
@@ -29,6 +29,7 @@ export class F32IgemmPath implements ConvPath {
     this.acc = tiledAcc(g, rec.nr);
     this.channelTiles = this.acc.groupStride / rec.nr;
     this.tileChannels = rec.nr;
+    this.fusesEpilogue = g.groupOutputs % rec.nr === 0;
   }
 
   allocate(r: Runtime, _hw: number, rows: number, _shares: number, lanes: number): Lane {
@@ -40,9 +41,9 @@ export class F32IgemmPath implements ConvPath {
 
   prepare(): void {}
 
-  kernel(x: Share, _r: Runtime, image: number, indir: number, r0: number, r1: number, t0: number, t1: number, zero: number, lane: Lane): void {
+  kernel(x: Share, _r: Runtime, image: number, indir: number, r0: number, r1: number, t0: number, t1: number, zero: number, lane: Lane,
+    epi?: FusedEpilogue): void {
     const g = this.g;
-    const acc = lane.acc;
     const taps = g.kh * g.kw;
     const tileFloats = this.groupFloats / this.channelTiles;
     for (let grp = 0; grp < g.groups; grp++) {
@@ -51,8 +52,7 @@ export class F32IgemmPath implements ConvPath {
       p[ConvParam.input] = image + grp * g.groupChannels * 4; p[ConvParam.inputStride] = this.imageStride; p[ConvParam.zeroInput] = zero;
       p[ConvParam.channels] = g.groupChannels; p[ConvParam.weights] = this.wPtr + (grp * this.groupFloats + t0 * tileFloats) * 4;
       p[ConvParam.nTiles] = t1 - t0;
-      p[ConvParam.output] = acc + (r0 * this.acc.stride + grp * this.acc.groupStride + t0 * this.rec.nr) * 4;
-      p[ConvParam.outputStride] = this.acc.stride;
+      writeTileOutput(x, p, g, this.acc, lane, r0, grp, t0, this.rec.nr, epi);
       x.call(this.rec.kernel, x.ptr);
     }
   }

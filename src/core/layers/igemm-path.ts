@@ -9,7 +9,7 @@ import type { BlockMode } from '../options.js';
 import { BfpParam, ConvParam } from '../abi.js';
 import { type Blocks, packIgemm } from '../pack.js';
 import { bfpRecord } from '../records.js';
-import { type AccLayout, type ConvPath, type FusedEpilogue, type Keep, type Lane, tiledAcc, writeEpilogue } from './path.js';
+import { type AccLayout, type ConvPath, type FusedEpilogue, type Keep, type Lane, tiledAcc, writeTileOutput } from './path.js';
 
 export class IgemmPath implements ConvPath {
   readonly imageStride: number;
@@ -89,14 +89,7 @@ export class IgemmPath implements ConvPath {
       p[ConvParam.weights] = this.wPtr + grp * this.groupWeightBytes + t0 * tileBytes;
       p[ConvParam.xi] = this.xiPtr + (grp * this.groupXiFloats + t0 * tileXi) * 4;
       p[ConvParam.nTiles] = t1 - t0;
-      if (epi) {
-        const c0 = grp * g.groupOutputs + t0 * rec.nr;
-        p[ConvParam.output] = epi.dst + (r0 * g.outChannels + c0) * 4; p[ConvParam.outputStride] = g.outChannels;
-        writeEpilogue(p, x.f32(), { ...epi, scale: epi.scale + c0 * 4, shift: epi.shift + c0 * 4 });
-      } else {
-        p[ConvParam.output] = lane.acc + (r0 * this.acc.stride + grp * this.acc.groupStride + t0 * rec.nr) * 4;
-        p[ConvParam.outputStride] = this.acc.stride;
-      }
+      writeTileOutput(x, p, g, this.acc, lane, r0, grp, t0, rec.nr, epi);
       p[ConvParam.wide] = s.weights.ptr + x.index * this.wideBytes;
       x.call(rec.kernel, x.ptr);
     }

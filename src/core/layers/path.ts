@@ -75,6 +75,23 @@ export function writeEpilogue(p: Int32Array, f: Float32Array, epi: FusedEpilogue
   f[ConvParam.lo] = epi.lo; f[ConvParam.hi] = epi.hi;
 }
 
+/**
+ * Where a tiled kernel's call writes, from output row r0, group grp, channel tile t0: the lane's
+ * accumulator, or given `epi`, the NHWC output through the fused epilogue (outputs of group grp
+ * from tile t0 on: the scale and shift from that channel).
+ */
+export function writeTileOutput(x: Share, p: Int32Array, g: Geometry, acc: AccLayout, lane: Lane, r0: number, grp: number, t0: number, nr: number,
+  epi?: FusedEpilogue): void {
+  if (epi) {
+    const c0 = grp * g.groupOutputs + t0 * nr;
+    p[ConvParam.output] = epi.dst + (r0 * g.outChannels + c0) * 4; p[ConvParam.outputStride] = g.outChannels;
+    writeEpilogue(p, x.f32(), { ...epi, scale: epi.scale + c0 * 4, shift: epi.shift + c0 * 4 });
+  } else {
+    p[ConvParam.output] = lane.acc + (r0 * acc.stride + grp * acc.groupStride + t0 * nr) * 4;
+    p[ConvParam.outputStride] = acc.stride;
+  }
+}
+
 /** One image's per-call buffers: the pass's output (mantissas or exact floats), its block records, the accumulator. */
 export interface Lane {
   mant: number;
