@@ -21,3 +21,6 @@ export * from './kernels/f64_cholesky';
 export function heap_base(): usize {
   return __heap_base;
 }
+
+// The one global: always 0, for the relaxed build's run-time vectors (templates/lanes.ts).
+export { opaque_zero } from './templates/lanes';

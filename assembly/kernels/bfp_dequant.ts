@@ -1,7 +1,8 @@
 // The dequantizing BFP passes, for the layers that run a float kernel on exactly dequantized
 // activations (blocks of at most 4 channels, depthwise).
 import { BfpParam, arg, ptr } from '../params';
-import { EXP_MASK, blockExponent, mant1, mant4, pow2f } from '../templates/bfp';
+import { ABS_MASK, EXP_MASK, HALF_FIELD, blockExponent, mant1, mant4, pow2f } from '../templates/bfp';
+import { lanes } from '../templates/lanes';
 
 /**
  * BFP and back: writes each value's dequantized BFP value M * 2^(E-m+2) as float32 (exact, also
@@ -24,11 +25,12 @@ export function bfp_dequant(params: usize): bool {
   let nonFinite = false;
   const maxMs = (1 << (mantissaBits - 1)) - 1;
   const maxM = i32x4.splat(maxMs);
+  const vExp = lanes(EXP_MASK), vHalfField = lanes(HALF_FIELD), vAbs = lanes(ABS_MASK), vHalf = lanes(reinterpret<i32>(<f32>0.5));
   // Packed 3-channel pixels, one block each (an RGB stem): four pixels per step, the rest below.
   let p0 = 0;
   if (groups == 1 && nBlocks == 1 && groupChannels == 3 && blockLen >= 3 && srcStride == 3 && dstStride == 3) {
     p0 = pixels & ~3;
-    nonFinite = dequantRgb(src, dst, p0, mantissaBits, maxM);
+    nonFinite = dequantRgb(src, dst, p0, mantissaBits, maxM, vExp, vHalfField, vAbs, vHalf);
   }
   for (let p = p0; p < pixels; p++) {
     const row = src + <usize>(p * srcStride) * 4;
@@ -40,10 +42,10 @@ export function bfp_dequant(params: usize): bool {
         const vin = row + <usize>c0 * 4;
         const vout = drow + <usize>c0 * 4;
         if (len < 4) {
-          nonFinite |= dequantShort(vin, vout, len, mantissaBits, maxM);
+          nonFinite |= dequantShort(vin, vout, len, mantissaBits, maxM, vExp, vHalfField, vAbs, vHalf);
           continue;
         }
-        const emax = blockExponent(vin, len);
+        const emax = blockExponent(vin, len, vExp);
         nonFinite |= emax == 255;
         if (emax == 0) {
           memory.fill(vout, 0, <usize>len * 4);
@@ -55,7 +57,7 @@ export function bfp_dequant(params: usize): bool {
         const sv = f32x4.splat(s);
         let c = 0;
         for (; c + 4 <= len; c += 4) {
-          const m = mant4(v128.load(vin + <usize>c * 4), adj, maxM);
+          const m = mant4(v128.load(vin + <usize>c * 4), adj, maxM, vExp, vHalfField, vAbs, vHalf);
           v128.store(vout + <usize>c * 4, f32x4.mul(f32x4.convert_i32x4_s(m), sv));
         }
         for (; c < len; c++) store<f32>(vout + <usize>c * 4, <f32>mant1(load<i32>(vin + <usize>c * 4), adjS, maxMs) * s);
@@ -71,9 +73,10 @@ export function bfp_dequant(params: usize): bool {
  * then each lane with its own pixel's exponent, as the per-block loop computes it (an all-zero
  * pixel gives +0), and regrouped back. Returns whether a value was NaN or ±Inf.
  */
-function dequantRgb(src: usize, dst: usize, pixels: i32, mantissaBits: i32, maxM: v128): bool {
-  const expMask = i32x4.splat(EXP_MASK);
+function dequantRgb(src: usize, dst: usize, pixels: i32, mantissaBits: i32, maxM: v128,
+  vExp: v128, vHalfField: v128, vAbs: v128, vHalf: v128): bool {
   const top = i32x4.splat(mantissaBits + 125);
+  const v255 = lanes(255), v127 = lanes(127), v191 = lanes(191), vMinNormal = lanes(-126), v2m64 = lanes(63 << 23);
   let bad = i32x4.splat(0);
   for (let p = 0; p < pixels; p += 4) {
     const at = <usize>(p * 3) * 4;
@@ -82,18 +85,18 @@ function dequantRgb(src: usize, dst: usize, pixels: i32, mantissaBits: i32, maxM
     const c0 = v128.shuffle<i32>(v128.shuffle<i32>(a, b, 0, 3, 6, 6), c, 0, 1, 2, 5);
     const c1 = v128.shuffle<i32>(v128.shuffle<i32>(a, b, 1, 4, 7, 7), c, 0, 1, 2, 6);
     const c2 = v128.shuffle<i32>(v128.shuffle<i32>(a, b, 2, 5, 5, 5), c, 0, 1, 4, 7);
-    const e = i32x4.shr_u(i32x4.max_u(i32x4.max_u(v128.and(c0, expMask), v128.and(c1, expMask)), v128.and(c2, expMask)), 23);
-    bad = v128.or(bad, i32x4.eq(e, i32x4.splat(255)));
+    const e = i32x4.shr_u(i32x4.max_u(i32x4.max_u(v128.and(c0, vExp), v128.and(c1, vExp)), v128.and(c2, vExp)), 23);
+    bad = v128.or(bad, i32x4.eq(e, v255));
     const adj = i32x4.shl(i32x4.sub(top, e), 23);
     // 2^(e-m-125) per lane as pow2f makes it: normal when the exponent is >= -126, else a
     // subnormal power of two, formed exactly as 2^(x+64) * 2^-64.
     const x = i32x4.sub(e, top);
-    const normal = i32x4.shl(i32x4.add(x, i32x4.splat(127)), 23);
-    const sub = f32x4.mul(i32x4.shl(i32x4.add(x, i32x4.splat(191)), 23), f32x4.splat(reinterpret<f32>(63 << 23)));
-    const s = v128.bitselect(normal, sub, i32x4.ge_s(x, i32x4.splat(-126)));
-    const d0 = f32x4.mul(f32x4.convert_i32x4_s(mant4(c0, adj, maxM)), s);
-    const d1 = f32x4.mul(f32x4.convert_i32x4_s(mant4(c1, adj, maxM)), s);
-    const d2 = f32x4.mul(f32x4.convert_i32x4_s(mant4(c2, adj, maxM)), s);
+    const normal = i32x4.shl(i32x4.add(x, v127), 23);
+    const sub = f32x4.mul(i32x4.shl(i32x4.add(x, v191), 23), v2m64);
+    const s = v128.bitselect(normal, sub, i32x4.ge_s(x, vMinNormal));
+    const d0 = f32x4.mul(f32x4.convert_i32x4_s(mant4(c0, adj, maxM, vExp, vHalfField, vAbs, vHalf)), s);
+    const d1 = f32x4.mul(f32x4.convert_i32x4_s(mant4(c1, adj, maxM, vExp, vHalfField, vAbs, vHalf)), s);
+    const d2 = f32x4.mul(f32x4.convert_i32x4_s(mant4(c2, adj, maxM, vExp, vHalfField, vAbs, vHalf)), s);
     v128.store(dst + at, v128.shuffle<i32>(v128.shuffle<i32>(d0, d1, 0, 4, 1, 5), d2, 0, 1, 4, 2));
     v128.store(dst + at, v128.shuffle<i32>(v128.shuffle<i32>(d1, d2, 1, 5, 2, 6), d0, 0, 1, 6, 2), 16);
     v128.store(dst + at, v128.shuffle<i32>(v128.shuffle<i32>(d2, d0, 2, 7, 3, 3), d1, 0, 1, 7, 2), 32);
@@ -109,14 +112,15 @@ function dequantRgb(src: usize, dst: usize, pixels: i32, mantissaBits: i32, maxM
  * was NaN or ±Inf.
  */
 // @ts-ignore: decorator
-@inline function dequantShort(vin: usize, vout: usize, len: i32, mantissaBits: i32, maxM: v128): bool {
+@inline function dequantShort(vin: usize, vout: usize, len: i32, mantissaBits: i32, maxM: v128,
+  vExp: v128, vHalfField: v128, vAbs: v128, vHalf: v128): bool {
   let v = len == 1 ? v128.load32_zero(vin) : v128.load64_zero(vin);
   if (len == 3) v = v128.load32_lane(vin + 8, v, 2);
-  let e = v128.and(v, i32x4.splat(EXP_MASK));
+  let e = v128.and(v, vExp);
   e = i32x4.max_u(e, v128.shuffle<i32>(e, e, 2, 3, 0, 1));
   e = i32x4.max_u(e, v128.shuffle<i32>(e, e, 1, 0, 3, 2));
   const emax = i32x4.extract_lane(e, 0) >>> 23;
-  const m = mant4(v, i32x4.splat((mantissaBits + 125 - emax) << 23), maxM);
+  const m = mant4(v, i32x4.splat((mantissaBits + 125 - emax) << 23), maxM, vExp, vHalfField, vAbs, vHalf);
   const d = f32x4.mul(f32x4.convert_i32x4_s(m), f32x4.splat(pow2f(emax - mantissaBits - 125)));
   if (len == 1) {
     v128.store32_lane(vout, d, 0);
@@ -158,7 +162,8 @@ export function bfp_dequant_c1_bf16(params: usize): bool {
   const keptS = 0x007fffff & ~((1 << d) - 1);
   const half = i32x4.splat(halfS);
   const kept = i32x4.splat(keptS);
-  const frac = i32x4.splat(0x007fffff);
+  const frac = lanes(0x007fffff);
+  const vExp = lanes(EXP_MASK);
   const ch8 = channels & ~7;
   const ch4 = channels & ~3;
   for (let p = 0; p < pixels; p++) {
@@ -168,8 +173,8 @@ export function bfp_dequant_c1_bf16(params: usize): bool {
     for (; c < ch8; c += 8) {
       const b0 = v128.load(vin + <usize>c * 4);
       const b1 = v128.load(vin + <usize>c * 4, 16);
-      const e0 = v128.and(b0, i32x4.splat(EXP_MASK));
-      const e1 = v128.and(b1, i32x4.splat(EXP_MASK));
+      const e0 = v128.and(b0, vExp);
+      const e1 = v128.and(b1, vExp);
       bad = i32x4.max_u(bad, i32x4.max_u(e0, e1)); // the exponent field is all ones only for NaN or ±Inf
       const r0 = round1(b0, e0, half, frac, kept);
       const r1 = round1(b1, e1, half, frac, kept);
@@ -178,7 +183,7 @@ export function bfp_dequant_c1_bf16(params: usize): bool {
     }
     for (; c < ch4; c += 4) {
       const b0 = v128.load(vin + <usize>c * 4);
-      const e0 = v128.and(b0, i32x4.splat(EXP_MASK));
+      const e0 = v128.and(b0, vExp);
       bad = i32x4.max_u(bad, e0);
       const r0 = round1(b0, e0, half, frac, kept);
       v128.store64_lane(vout + <usize>c * 2, i8x16.shuffle(r0, r0, 2, 3, 6, 7, 10, 11, 14, 15, 2, 3, 6, 7, 10, 11, 14, 15), 0);

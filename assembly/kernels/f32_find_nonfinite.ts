@@ -1,9 +1,10 @@
 // The input check of the float paths (the integer paths fold it into their BFP pass).
+import { lanes } from '../templates/lanes';
 
 /** Index of the first NaN or ±Inf among n float32 at ptr, or -1. */
 export function f32_find_nonfinite(ptr: usize, n: i32): i32 {
   const n4 = n & ~3;
-  const expMask = i32x4.splat(0x7f800000);
+  const expMask = lanes(0x7f800000);
   let i = 0;
   for (; i < n4; i += 4) {
     const e = v128.and(v128.load(ptr + <usize>i * 4), expMask);

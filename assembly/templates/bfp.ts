@@ -7,11 +7,14 @@
 // zeroed.
 
 import { BfpParam, arg, ptr } from '../params';
+import { lanes } from './lanes';
 
 export const EXP_MASK: i32 = 0x7f800000;
 export const ABS_MASK: i32 = 0x7fffffff;
 // Exponent field of 0.5: shifted values below it round to zero.
 export const HALF_FIELD: i32 = 126 << 23;
+// Exponent field of 2^23: adding it rounds a float in [0, 2^22) to an integer in its low bits.
+const MAGIC: f32 = 8388608.0;
 
 // Horizontal unsigned max of four i32 lanes.
 // @ts-ignore: decorator
@@ -27,22 +30,22 @@ export const HALF_FIELD: i32 = 126 << 23;
   return e >= -126 ? reinterpret<f32>((e + 127) << 23) : reinterpret<f32>(1 << (e + 149));
 }
 
+// The loops' vectors below are their callers' lanes() of EXP_MASK (vExp), ABS_MASK (vAbs),
+// HALF_FIELD (vHalfField), 0.5f (vHalf) and MAGIC (vMagic), made once per call.
+
 // Mantissas of four lanes, given the exponent-field adjustment `adj` = k << 23 (value * 2^k).
 // @ts-ignore: decorator
-@inline export function mant4(bits: v128, adj: v128, maxM: v128): v128 {
-  const ef = v128.and(bits, i32x4.splat(EXP_MASK));
+@inline export function mant4(bits: v128, adj: v128, maxM: v128, vExp: v128, vHalfField: v128, vAbs: v128, vHalf: v128): v128 {
+  const ef = v128.and(bits, vExp);
   const moved = i32x4.add(ef, adj);
-  const keep = v128.andnot(i32x4.ge_s(moved, i32x4.splat(HALF_FIELD)), i32x4.eq(ef, i32x4.splat(0)));
-  const ax = i32x4.add(v128.and(bits, i32x4.splat(ABS_MASK)), adj);
+  const keep = v128.andnot(i32x4.ge_s(moved, vHalfField), i32x4.eq(ef, i32x4.splat(0)));
+  const ax = i32x4.add(v128.and(bits, vAbs), adj);
   // |x| is in [0.5, 2^(m-1)) on kept lanes, where trunc(|x| + 0.5) is exact half-away rounding.
-  let r = i32x4.trunc_sat_f32x4_s(f32x4.add(ax, f32x4.splat(0.5)));
+  let r = i32x4.trunc_sat_f32x4_s(f32x4.add(ax, vHalf));
   r = v128.and(i32x4.min_s(r, maxM), keep);
   const sign = i32x4.shr_s(bits, 31);
   return i32x4.sub(v128.xor(r, sign), sign);
 }
-
-// Exponent field of 2^23: adding it rounds a float in [0, 2^22) to an integer in its low bits.
-const MAGIC: f32 = 8388608.0;
 
 // mant4 for blocks whose exponent field is at least m (so k = m+125-emax <= 125, given as 2^k):
 // there a subnormal input moves below 0.5 and any value that leaves the normal range is far below
@@ -50,11 +53,11 @@ const MAGIC: f32 = 8388608.0;
 // then +1 where that rounded an exact tie down; V8 lowers this to fewer instructions than the
 // truncating conversion.
 // @ts-ignore: decorator
-@inline export function mant4f(bits: v128, scaleK: v128, maxM: v128): v128 {
-  const y = f32x4.mul(v128.and(bits, i32x4.splat(ABS_MASK)), scaleK);
-  const t = f32x4.add(y, f32x4.splat(MAGIC));
-  const tieDown = f32x4.eq(f32x4.sub(y, f32x4.sub(t, f32x4.splat(MAGIC))), f32x4.splat(0.5));
-  let r = i32x4.sub(i32x4.sub(t, i32x4.splat(reinterpret<i32>(MAGIC))), tieDown);
+@inline export function mant4f(bits: v128, scaleK: v128, maxM: v128, vAbs: v128, vMagic: v128, vHalf: v128): v128 {
+  const y = f32x4.mul(v128.and(bits, vAbs), scaleK);
+  const t = f32x4.add(y, vMagic);
+  const tieDown = f32x4.eq(f32x4.sub(y, f32x4.sub(t, vMagic)), vHalf);
+  let r = i32x4.sub(i32x4.sub(t, vMagic), tieDown);
   r = i32x4.min_s(r, maxM);
   const sign = i32x4.shr_s(bits, 31);
   return i32x4.sub(v128.xor(r, sign), sign);
@@ -72,11 +75,11 @@ const MAGIC: f32 = 8388608.0;
 
 // The largest biased exponent of `len` float32 values at vin (0 when all are zero or subnormal).
 // @ts-ignore: decorator
-@inline export function blockExponent(vin: usize, len: i32): i32 {
+@inline export function blockExponent(vin: usize, len: i32, vExp: v128): i32 {
   const len4 = len & ~3;
   let vmax = i32x4.splat(0);
   for (let c = 0; c < len4; c += 4) {
-    vmax = i32x4.max_u(vmax, v128.and(v128.load(vin + <usize>c * 4), i32x4.splat(EXP_MASK)));
+    vmax = i32x4.max_u(vmax, v128.and(v128.load(vin + <usize>c * 4), vExp));
   }
   let emax = hmaxU(vmax);
   for (let c = len4; c < len; c++) emax = max(emax, load<i32>(vin + <usize>c * 4) & EXP_MASK);
@@ -86,15 +89,16 @@ const MAGIC: f32 = 8388608.0;
 // Four lanes' mantissas by mant4f or mant4: `fast` is a constant where quantizeBlock is inlined,
 // so each copy keeps one of the two.
 // @ts-ignore: decorator
-@inline function mantissas(bits: v128, fast: bool, scaleK: v128, adj: v128, maxM: v128): v128 {
-  return fast ? mant4f(bits, scaleK, maxM) : mant4(bits, adj, maxM);
+@inline function mantissas(bits: v128, fast: bool, scaleK: v128, adj: v128, maxM: v128,
+  vExp: v128, vHalfField: v128, vAbs: v128, vHalf: v128, vMagic: v128): v128 {
+  return fast ? mant4f(bits, scaleK, maxM, vAbs, vMagic, vHalf) : mant4(bits, adj, maxM, vExp, vHalfField, vAbs, vHalf);
 }
 
 // One block of bfpBlocks: `len` values at vin to mantissas at vout (zero to paddedLen); returns
 // the sum of its mantissas (for the int8 records). `fast`: the block may take mant4f.
 // @ts-ignore: decorator
 @inline function quantizeBlock<T>(vin: usize, vout: usize, len: i32, paddedLen: i32, emax: i32, mantissaBits: i32, maxMs: i32, maxM: v128,
-  fast: bool): i32 {
+  fast: bool, vExp: v128, vHalfField: v128, vAbs: v128, vHalf: v128, vMagic: v128): i32 {
   const narrow8 = sizeof<T>() == 1;
   const adjS = (mantissaBits + 125 - emax) << 23;
   const adj = i32x4.splat(adjS);
@@ -103,27 +107,27 @@ const MAGIC: f32 = 8388608.0;
   let c = 0;
   if (narrow8) {
     for (; c + 16 <= len; c += 16) {
-      const m0 = mantissas(v128.load(vin + <usize>c * 4), fast, sk, adj, maxM);
-      const m1 = mantissas(v128.load(vin + <usize>c * 4, 16), fast, sk, adj, maxM);
-      const m2 = mantissas(v128.load(vin + <usize>c * 4, 32), fast, sk, adj, maxM);
-      const m3 = mantissas(v128.load(vin + <usize>c * 4, 48), fast, sk, adj, maxM);
+      const m0 = mantissas(v128.load(vin + <usize>c * 4), fast, sk, adj, maxM, vExp, vHalfField, vAbs, vHalf, vMagic);
+      const m1 = mantissas(v128.load(vin + <usize>c * 4, 16), fast, sk, adj, maxM, vExp, vHalfField, vAbs, vHalf, vMagic);
+      const m2 = mantissas(v128.load(vin + <usize>c * 4, 32), fast, sk, adj, maxM, vExp, vHalfField, vAbs, vHalf, vMagic);
+      const m3 = mantissas(v128.load(vin + <usize>c * 4, 48), fast, sk, adj, maxM, vExp, vHalfField, vAbs, vHalf, vMagic);
       vsum = i32x4.add(vsum, i32x4.add(i32x4.add(m0, m1), i32x4.add(m2, m3)));
       v128.store(vout + <usize>c, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(m0, m1), i16x8.narrow_i32x4_s(m2, m3)));
     }
     for (; c + 4 <= len; c += 4) {
-      const m0 = mantissas(v128.load(vin + <usize>c * 4), fast, sk, adj, maxM);
+      const m0 = mantissas(v128.load(vin + <usize>c * 4), fast, sk, adj, maxM, vExp, vHalfField, vAbs, vHalf, vMagic);
       vsum = i32x4.add(vsum, m0);
       const n = i16x8.narrow_i32x4_s(m0, m0);
       v128.store32_lane(vout + <usize>c, i8x16.narrow_i16x8_s(n, n), 0);
     }
   } else {
     for (; c + 8 <= len; c += 8) {
-      const lo = mantissas(v128.load(vin + <usize>c * 4), fast, sk, adj, maxM);
-      const hi = mantissas(v128.load(vin + <usize>c * 4, 16), fast, sk, adj, maxM);
+      const lo = mantissas(v128.load(vin + <usize>c * 4), fast, sk, adj, maxM, vExp, vHalfField, vAbs, vHalf, vMagic);
+      const hi = mantissas(v128.load(vin + <usize>c * 4, 16), fast, sk, adj, maxM, vExp, vHalfField, vAbs, vHalf, vMagic);
       v128.store(vout + <usize>c * 2, i16x8.narrow_i32x4_s(lo, hi));
     }
     if (c + 4 <= len) {
-      const lo = mantissas(v128.load(vin + <usize>c * 4), fast, sk, adj, maxM);
+      const lo = mantissas(v128.load(vin + <usize>c * 4), fast, sk, adj, maxM, vExp, vHalfField, vAbs, vHalf, vMagic);
       v128.store64_lane(vout + <usize>c * 2, i16x8.narrow_i32x4_s(lo, lo), 0);
       c += 4;
     }
@@ -161,6 +165,8 @@ const MAGIC: f32 = 8388608.0;
   const recordBytes: usize = narrow8 ? 8 : 4;
   const maxMs = (1 << (mantissaBits - 1)) - 1;
   const maxM = i32x4.splat(maxMs);
+  const vExp = lanes(EXP_MASK), vAbs = lanes(ABS_MASK), vHalfField = lanes(HALF_FIELD);
+  const vHalf = lanes(reinterpret<i32>(<f32>0.5)), vMagic = lanes(reinterpret<i32>(MAGIC));
   const slots = groups * nBlocks;
   for (let p = 0; p < pixels; p++) {
     const row = src + <usize>(p * srcStride) * 4;
@@ -174,7 +180,7 @@ const MAGIC: f32 = 8388608.0;
         const slot = g * nBlocks + b;
         const vout = mrow + <usize>(slot * paddedLen) * sizeof<T>();
         const rec = srow + <usize>slot * recordBytes;
-        const emax = blockExponent(vin, len);
+        const emax = blockExponent(vin, len, vExp);
         nonFinite |= emax == 255;
         if (emax == 0) {
           memory.fill(vout, 0, <usize>paddedLen * sizeof<T>());
@@ -183,8 +189,8 @@ const MAGIC: f32 = 8388608.0;
           continue;
         }
         // Blocks with an exponent field of at least m take mant4f (see there); the rest mant4.
-        const sum = emax >= mantissaBits ? quantizeBlock<T>(vin, vout, len, paddedLen, emax, mantissaBits, maxMs, maxM, true)
-          : quantizeBlock<T>(vin, vout, len, paddedLen, emax, mantissaBits, maxMs, maxM, false);
+        const sum = emax >= mantissaBits ? quantizeBlock<T>(vin, vout, len, paddedLen, emax, mantissaBits, maxMs, maxM, true, vExp, vHalfField, vAbs, vHalf, vMagic)
+          : quantizeBlock<T>(vin, vout, len, paddedLen, emax, mantissaBits, maxMs, maxM, false, vExp, vHalfField, vAbs, vHalf, vMagic);
         store<f32>(rec, pow2f(emax - mantissaBits - 125));
         if (narrow8) store<i32>(rec, sum * sumScale, 4);
       }
