@@ -16,6 +16,7 @@
 
 import { ConvParam, arg, argf, ptr } from '../params';
 import { epilogue4 } from './epilogue';
+import { lanes } from './lanes';
 
 // Adds one block's int32 sums for 8 outputs of a pixel, times ξ (xl, xh), times the pixel's
 // block scale s = 2^(E-m+2) (read from sp), into the float sums at o. s is applied last: it is a
@@ -46,7 +47,7 @@ import { epilogue4 } from './epilogue';
       v128.store(d, i16x8.shr_s(i16x8.shl(wv, 4), 12), 32);
       v128.store(d, i16x8.shr_s(wv, 12), 48);
     } else {
-      const low = i8x16.splat(15);
+      const low = lanes(0x0f0f0f0f); // 15 in every byte
       v128.store(dst + <usize>i * 32, v128.and(wv, low));
       v128.store(dst + <usize>i * 32, v128.and(i16x8.shr_u(wv, 4), low), 16);
     }
