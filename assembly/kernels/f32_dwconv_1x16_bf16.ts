@@ -6,6 +6,7 @@
 // output and the epilogue as f32_dwconv_1x16.
 import { ConvParam, arg, argf, ptr } from '../params';
 import { epilogue4 } from '../templates/epilogue';
+import { lanes } from '../templates/lanes';
 
 // @ts-ignore: decorator
 @inline function lo(z: v128, v: v128): v128 {
@@ -33,7 +34,7 @@ export function f32_dwconv_1x16_bf16(params: usize): void {
   const shift = ptr(params, ConvParam.epiShift);
   const vlo = f32x4.splat(argf(params, ConvParam.lo));
   const vhi = f32x4.splat(argf(params, ConvParam.hi));
-  const z = i32x4.splat(0);
+  const z = lanes(0);
   const iStride = <usize>inStride * 2;
   const cBytes = <usize>channels * 4;
   const c16 = channels & ~15;
