@@ -1,7 +1,8 @@
 // Vector constants for hot loops. binaryen folds a splat of a constant into a v128.const and
 // places it at each use, inside the loops; V8 13 and later (Node 24, Chrome 143) then build the
 // vector anew at every use: the depthwise BFP pass ran 1.6x slower than with its vectors made
-// once and kept in registers (a loop of masks and adds 2.6x; in Firefox 1.25x). V8 11 (Node 20)
+// once and kept in registers (a loop of masks and adds 2.6x; in Firefox 1.25x), and the bfloat16
+// depthwise kernel, whose widening shuffles take a zero vector, 1.08x. V8 11 (Node 20)
 // reads a v128.const from memory, and the register copies cost it more (that loop 1.2x slower).
 // So the relaxed build, which only newer engines load, makes its loops' vectors at run time; the
 // portable build keeps the constants.
