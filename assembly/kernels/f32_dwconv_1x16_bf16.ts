@@ -1,80 +1,8 @@
-// Depthwise float32 kernel on bfloat16 input (DSConv's depthwise path: the BFP pass writes its
-// exactly dequantized values as bfloat16, bfp_dequant_c1_bf16): f32_dwconv_1x16 with each input
-// widened to float32 (its 16 bits above 16 zero bits) as it is loaded, so the same sums, bit for
-// bit, from half the bytes. Input: NHWC bfloat16, channel stride `inputStride` 16-bit values (a
-// multiple of 4), pixel `idx` at input + 2 * idx * inputStride; -1 reads zeroInput. Weights,
-// output and the epilogue as f32_dwconv_1x16.
-import { ConvParam, arg, argf, ptr } from '../params';
-import { epilogue4 } from '../templates/epilogue';
-import { lanes } from '../templates/lanes';
+// Depthwise kernel on bfloat16 input, the loop of templates/dwconv_1x16.ts: DSConv's depthwise
+// path, whose BFP pass writes its exactly dequantized values as bfloat16 (bfp_dequant_c1_bf16).
+import { dwconvPixels } from '../templates/dwconv_1x16';
 
-// @ts-ignore: decorator
-@inline function lo(z: v128, v: v128): v128 {
-  return i8x16.shuffle(z, v, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
-}
-
-// @ts-ignore: decorator
-@inline function hi(z: v128, v: v128): v128 {
-  return i8x16.shuffle(z, v, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
-}
-
-/** `params`: a ConvParam record (nTiles and the dsconv-only fields unused). */
+/** `params`: a ConvParam record; input NHWC bfloat16, channel stride padded to a multiple of 4. */
 export function f32_dwconv_1x16_bf16(params: usize): void {
-  const indir = ptr(params, ConvParam.indirection);
-  const npix = arg(params, ConvParam.npix);
-  const taps = arg(params, ConvParam.taps);
-  const inp = ptr(params, ConvParam.input);
-  const inStride = arg(params, ConvParam.inputStride);
-  const zero = ptr(params, ConvParam.zeroInput);
-  const channels = arg(params, ConvParam.channels);
-  const w = ptr(params, ConvParam.weights);
-  const out = ptr(params, ConvParam.output);
-  const outStride = arg(params, ConvParam.outputStride);
-  const scale = ptr(params, ConvParam.epiScale);
-  const shift = ptr(params, ConvParam.epiShift);
-  const vlo = f32x4.splat(argf(params, ConvParam.lo));
-  const vhi = f32x4.splat(argf(params, ConvParam.hi));
-  const z = lanes(0);
-  const iStride = <usize>inStride * 2;
-  const cBytes = <usize>channels * 4;
-  const c16 = channels & ~15;
-  for (let p = 0; p < npix; p++) {
-    const ind = indir + <usize>(p * taps) * 4;
-    const o = out + <usize>(p * outStride) * 4;
-    let c = 0;
-    for (; c < c16; c += 16) {
-      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-      let wp = w + <usize>c * 4;
-      for (let t = 0; t < taps; t++) {
-        const i = load<i32>(ind + <usize>t * 4);
-        const x = select<usize>(inp + <usize>i * iStride, zero, i >= 0) + <usize>c * 2;
-        const v0 = v128.load(x);
-        const v1 = v128.load(x, 16);
-        a0 = f32x4.add(a0, f32x4.mul(lo(z, v0), v128.load(wp)));
-        a1 = f32x4.add(a1, f32x4.mul(hi(z, v0), v128.load(wp, 16)));
-        a2 = f32x4.add(a2, f32x4.mul(lo(z, v1), v128.load(wp, 32)));
-        a3 = f32x4.add(a3, f32x4.mul(hi(z, v1), v128.load(wp, 48)));
-        wp += cBytes;
-      }
-      const cb = <usize>c * 4;
-      if (scale != 0) {
-        a0 = epilogue4(a0, v128.load(scale + cb), v128.load(shift + cb), vlo, vhi);
-        a1 = epilogue4(a1, v128.load(scale + cb, 16), v128.load(shift + cb, 16), vlo, vhi);
-        a2 = epilogue4(a2, v128.load(scale + cb, 32), v128.load(shift + cb, 32), vlo, vhi);
-        a3 = epilogue4(a3, v128.load(scale + cb, 48), v128.load(shift + cb, 48), vlo, vhi);
-      }
-      v128.store(o + cb, a0); v128.store(o + cb, a1, 16); v128.store(o + cb, a2, 32); v128.store(o + cb, a3, 48);
-    }
-    for (; c < channels; c += 4) {
-      let acc = f32x4.splat(0);
-      for (let t = 0; t < taps; t++) {
-        const i = load<i32>(ind + <usize>t * 4);
-        const x = select<usize>(inp + <usize>i * iStride, zero, i >= 0) + <usize>c * 2;
-        acc = f32x4.add(acc, f32x4.mul(lo(z, v128.load64_zero(x)), v128.load(w + <usize>t * cBytes + <usize>c * 4)));
-      }
-      const cb = <usize>c * 4;
-      if (scale != 0) acc = epilogue4(acc, v128.load(scale + cb), v128.load(shift + cb), vlo, vhi);
-      v128.store(o + cb, acc);
-    }
-  }
+  dwconvPixels<u16>(params);
 }
