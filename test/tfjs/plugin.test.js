@@ -53,8 +53,8 @@ const CASES = [
   { name: 'fused 1x1 conv relu', run: () => tf.fused.conv2d({ x, filter: w1, strides: 1, pad: 'same', activation: 'relu' }), w: w1, opts: { inChannels: 40, outChannels: 16, kernelSize: 1, activation: 'relu' } },
   { name: 'depthwise multiplier 2 stride 2', run: () => tf.depthwiseConv2d(x, wd, 2, 'same'), w: wd, dw: true, opts: { inChannels: 40, outChannels: 80, groups: 40, kernelSize: 3, stride: 2, padding: 'same' } },
   { name: 'fused depthwise bias relu', run: () => tf.fused.depthwiseConv2d({ x, filter: wd, bias: bias80, strides: 1, pad: 'valid', activation: 'relu' }), w: wd, dw: true, opts: { inChannels: 40, outChannels: 80, groups: 40, kernelSize: 3, bias: bias80.dataSync(), activation: 'relu' } },
-  // One channel per group, filling the lanes: DSConv's pass rounds its own copy of an input in
-  // place, but on the wasm backend the input is x itself, which must stay as it is.
+  // One channel per group, filling the lanes: on the wasm backend the layer reads x itself, in
+  // place, and x must stay as it is.
   { name: 'depthwise multiplier 1', run: () => tf.depthwiseConv2d(x, wd1, 1, 'same'), w: wd1, dw: true, opts: { inChannels: 40, outChannels: 40, groups: 40, kernelSize: 3, padding: 'same' } },
 ];
 const x0 = x.dataSync().slice();
