@@ -155,15 +155,19 @@ export function bfp_dequant_c1_bf16(params: usize): bool {
   // On the bit pattern: m-1 significant bits keep the top m-2 bits of the 23-bit fraction, so
   // d = 25-m bits are dropped. Half away from zero adds half a unit of the last kept bit; a carry
   // out of the fraction is the clamp to 2^(m-1)-1 units, all kept bits set, the exponent unchanged.
-  // (The same as rounding the fraction moved to [2^(m-2), 2^(m-1)) as a float, without the
-  // float conversions, which V8 lowers to several instructions each.)
+  // As d - 1 >= 16 (m <= 8), that add changes nothing below bit 16 and carries nothing out of
+  // it, so the vector loops round the top halves alone (bfloat16, the result's own width), eight
+  // per vector: |h| + half a unit, at most the exponent with every fraction bit set (the clamp),
+  // the dropped bits cleared, the sign put back, and 0 where the exponent field is 0.
   const d = 25 - mantissaBits;
   const halfS = 1 << (d - 1);
   const keptS = 0x007fffff & ~((1 << d) - 1);
-  const half = i32x4.splat(halfS);
-  const kept = i32x4.splat(keptS);
-  const frac = lanes(0x007fffff);
-  const vExp = lanes(EXP_MASK);
+  const h16 = 1 << (d - 17), k16 = 0xffff & ~((1 << (d - 16)) - 1);
+  const half16 = i32x4.splat(h16 | (h16 << 16)); // in every 16-bit lane
+  const kept16 = i32x4.splat(k16 | (k16 << 16));
+  const sign16 = lanes(<i32>0x80008000);
+  const exp16 = lanes(0x7f807f80);
+  const frac16 = lanes(0x007f007f);
   const ch8 = channels & ~7;
   const ch4 = channels & ~3;
   for (let p = 0; p < pixels; p++) {
@@ -173,20 +177,18 @@ export function bfp_dequant_c1_bf16(params: usize): bool {
     for (; c < ch8; c += 8) {
       const b0 = v128.load(vin + <usize>c * 4);
       const b1 = v128.load(vin + <usize>c * 4, 16);
-      const e0 = v128.and(b0, vExp);
-      const e1 = v128.and(b1, vExp);
-      bad = i32x4.max_u(bad, i32x4.max_u(e0, e1)); // the exponent field is all ones only for NaN or ±Inf
-      const r0 = round1(b0, e0, half, frac, kept);
-      const r1 = round1(b1, e1, half, frac, kept);
-      // The high halves of the eight results: their float32s' bfloat16s, in order.
-      v128.store(vout + <usize>c * 2, i8x16.shuffle(r0, r1, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31));
+      // The top halves of the eight values, in order.
+      const v = i8x16.shuffle(b0, b1, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
+      const e = v128.and(v, exp16);
+      bad = i16x8.max_u(bad, e); // the exponent field is all ones only for NaN or ±Inf
+      v128.store(vout + <usize>c * 2, round16(v, e, half16, kept16, sign16, frac16));
     }
     for (; c < ch4; c += 4) {
       const b0 = v128.load(vin + <usize>c * 4);
-      const e0 = v128.and(b0, vExp);
-      bad = i32x4.max_u(bad, e0);
-      const r0 = round1(b0, e0, half, frac, kept);
-      v128.store64_lane(vout + <usize>c * 2, i8x16.shuffle(r0, r0, 2, 3, 6, 7, 10, 11, 14, 15, 2, 3, 6, 7, 10, 11, 14, 15), 0);
+      const v = i8x16.shuffle(b0, b0, 2, 3, 6, 7, 10, 11, 14, 15, 2, 3, 6, 7, 10, 11, 14, 15);
+      const e = v128.and(v, exp16);
+      bad = i16x8.max_u(bad, e);
+      v128.store64_lane(vout + <usize>c * 2, round16(v, e, half16, kept16, sign16, frac16), 0);
     }
     for (; c < channels; c++) {
       const bits = load<i32>(vin + <usize>c * 4);
@@ -201,14 +203,15 @@ export function bfp_dequant_c1_bf16(params: usize): bool {
     }
     for (; c < dstStride; c++) store<u16>(vout + <usize>c * 2, 0);
   }
-  return badTail || v128.any_true(i32x4.eq(bad, i32x4.splat(EXP_MASK)));
+  return badTail || v128.any_true(i16x8.eq(bad, exp16));
 }
 
-/** One-channel BFP of four float32 bit patterns (exponent fields `ef`), as bfp_dequant_c1_bf16 rounds. */
+/**
+ * One-channel BFP of eight bfloat16 halves `v` (exponent fields `e`), as bfp_dequant_c1_bf16
+ * rounds: |v| + half a unit is below 0x8040, so the 16-bit add cannot wrap.
+ */
 // @ts-ignore: decorator
-@inline function round1(bits: v128, ef: v128, half: v128, frac: v128, kept: v128): v128 {
-  // t < 2^24: past the fraction only when the add carried, where min leaves every kept bit set.
-  const t = i32x4.add(v128.and(bits, frac), half);
-  const out = v128.or(v128.andnot(bits, frac), v128.and(i32x4.min_s(t, frac), kept));
-  return v128.andnot(out, i32x4.eq(ef, i32x4.splat(0)));
+@inline function round16(v: v128, e: v128, half: v128, kept: v128, sign: v128, frac: v128): v128 {
+  const r = v128.and(i16x8.min_u(i16x8.add(v128.andnot(v, sign), half), v128.or(e, frac)), kept);
+  return v128.andnot(v128.or(r, v128.and(v, sign)), i16x8.eq(e, i16x8.splat(0)));
 }
