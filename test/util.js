@@ -34,12 +34,11 @@ export function randn(r, n) {
 }
 
 /**
- * Runs `fn(r)` with r, a runtime on `threads` threads that splits every call, installed as the one
- * layers and kernels use; then puts the previous one back and shuts r down.
+ * Runs `fn(r)` with r, a runtime loaded with init() `options`, installed as the one layers and
+ * kernels use; then puts the previous one back and shuts r down.
  */
-export async function onSplittingThreads(threads, fn) {
-  const r = await loadRuntime({ threads });
-  r.splitMinMacs = 0;
+export async function onRuntime(options, fn) {
+  const r = await loadRuntime(options);
   const was = rt();
   install(r);
   try {
@@ -48,4 +47,12 @@ export async function onSplittingThreads(threads, fn) {
     install(was);
     r.shutdown();
   }
+}
+
+/** onRuntime on `threads` threads, splitting every call. */
+export function onSplittingThreads(threads, fn) {
+  return onRuntime({ threads }, (r) => {
+    r.splitMinMacs = 0;
+    return fn(r);
+  });
 }

@@ -5,8 +5,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { init, profile, DSConv2d, Conv2d } from 'dsconv';
-import { rt, install, loadRuntime, guestRuntime, withRuntime } from '../../dist/core/internal.js';
-import { rng, randn } from '../util.js';
+import { rt, guestRuntime, withRuntime } from '../../dist/core/internal.js';
+import { rng, randn, onRuntime } from '../util.js';
 
 await init();
 const r = rng(4242);
@@ -49,16 +49,7 @@ function place(host, data) {
 }
 
 /** Runs fn with the plain single-thread build installed (a threaded one cannot be a guest's). */
-async function onPlainRuntime(fn) {
-  const plain = await loadRuntime({ threads: 1 });
-  const was = rt();
-  install(plain);
-  try {
-    return await fn();
-  } finally {
-    install(was);
-  }
-}
+const onPlainRuntime = (fn) => onRuntime({ threads: 1 }, fn);
 
 const CASES = [
   { name: 'DSConv 4-bit 3x3', make: (w, o) => DSConv2d.fromFloat(w, o), o: { inChannels: 24, outChannels: 16, kernelSize: 3, padding: 'same', bits: 4 } },
@@ -164,15 +155,9 @@ test('a host whose malloc fails is a RangeError saying so; a threaded build make
     assert.throws(() => guestRuntime({ memory: host.memory, malloc: () => 0, free: host.free }),
       (e) => e instanceof RangeError && /could not allocate \d+ bytes from the host module's heap/.test(e.message));
   });
-  const threaded = await loadRuntime({ threads: 2 });
-  const was = rt();
-  install(threaded);
-  try {
+  await onRuntime({ threads: 2 }, () => {
     assert.is(guestRuntime(host), 'the loaded module is a threaded build');
-  } finally {
-    install(was);
-    threaded.shutdown();
-  }
+  });
   assert.is(host.live.size, 0);
 });
 
