@@ -5,6 +5,7 @@
 import { ForeignHeap } from './heap.js';
 import { checkExports } from './exports.js';
 import { Runtime, addGuest, rt } from './runtime.js';
+import { importsMemory, isShared } from './wasm-source.js';
 
 /** What a guest needs of its host module: its memory and the allocator over it. */
 export interface HostHeap {
@@ -21,9 +22,8 @@ export interface HostHeap {
  */
 export function guestRuntime(host: HostHeap): Runtime | string {
   const main = rt();
-  const imports = WebAssembly.Module.imports(main.module);
-  if (!imports.some((i) => i.kind === 'memory')) return 'the loaded module has its own memory';
-  if (typeof SharedArrayBuffer === 'function' && main.k.memory.buffer instanceof SharedArrayBuffer) return 'the loaded module is a threaded build';
+  if (!importsMemory(main.module)) return 'the loaded module has its own memory';
+  if (isShared(main.k.memory)) return 'the loaded module is a threaded build';
   let exports: Record<string, unknown>;
   try {
     exports = new WebAssembly.Instance(main.module, { env: { memory: host.memory } }).exports as Record<string, unknown>;

@@ -107,9 +107,13 @@ export class Runtime implements JobHost {
     return this.k.memory.buffer.byteLength;
   }
 
-  /** Whether `view` lies in this runtime's memory, where kernels can read and write it in place. */
-  holds(view: ArrayBufferView): boolean {
-    return viewOf(view).buffer === this.k.memory.buffer;
+  /**
+   * Where `view` starts in this runtime's memory, by the engine's own buffer and offset (its
+   * getters can lie), so that kernels can read and write it in place; -1 if it lies elsewhere.
+   */
+  offsetOf(view: ArrayBufferView): number {
+    const v = viewOf(view);
+    return v.buffer === this.k.memory.buffer ? v.byteOffset : -1;
   }
 
   f32(ptr: number, length: number): Float32Array {

@@ -29,6 +29,16 @@ const PLAIN_INITIAL_PAGES = 2;
 const SHARED_INITIAL_PAGES = 16;
 const SHARED_MAXIMUM_PAGES = 65536;
 
+/** Whether `module` imports its memory (every current build) rather than exporting its own. */
+export function importsMemory(module: WebAssembly.Module): boolean {
+  return WebAssembly.Module.imports(module).some((i) => i.kind === 'memory');
+}
+
+/** Whether `memory` is shared (a threaded build's). */
+export function isShared(memory: unknown): boolean {
+  return memory instanceof WebAssembly.Memory && typeof SharedArrayBuffer === 'function' && memory.buffer instanceof SharedArrayBuffer;
+}
+
 export function isBytes(s: unknown): s is ArrayBuffer | Uint8Array {
   return s instanceof ArrayBuffer || ArrayBuffer.isView(s);
 }
@@ -49,9 +59,8 @@ export async function instantiate(src: Bytes | Response): Promise<{ module: WebA
     && /^[ \t]*application\/wasm[ \t]*$/.test(src.headers.get('content-type') ?? '')) {
     module = await WebAssembly.compileStreaming(src);
   } else module = await WebAssembly.compile(await src.arrayBuffer());
-  const importsMemory = WebAssembly.Module.imports(module).some((i) => i.kind === 'memory');
   let instance: WebAssembly.Instance;
-  if (!importsMemory) instance = await WebAssembly.instantiate(module, {});
+  if (!importsMemory(module)) instance = await WebAssembly.instantiate(module, {});
   else {
     try {
       instance = await WebAssembly.instantiate(module, { env: { memory: new WebAssembly.Memory({ initial: PLAIN_INITIAL_PAGES }) } });
@@ -62,9 +71,7 @@ export async function instantiate(src: Bytes | Response): Promise<{ module: WebA
     }
   }
   const exports = instance.exports as Record<string, unknown>;
-  const memory = exports.memory;
-  const shared = memory instanceof WebAssembly.Memory && typeof SharedArrayBuffer === 'function' && memory.buffer instanceof SharedArrayBuffer;
-  return { module, exports, shared };
+  return { module, exports, shared: isShared(exports.memory) };
 }
 
 interface Host {

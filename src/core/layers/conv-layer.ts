@@ -82,9 +82,8 @@ export abstract class ConvLayer {
     const perImage = byImage ? 1 : shares;
 
     // Offsets of views in place are read before allocating, which may detach them.
-    const inPlace = r.holds(input);
-    const outPlace = out !== undefined && r.holds(out);
-    const inAt = viewOf(input).byteOffset, outAt = out === undefined ? 0 : viewOf(out).byteOffset;
+    const inAt = r.offsetOf(input), outAt = out === undefined ? -1 : r.offsetOf(out);
+    const inPlace = inAt >= 0, outPlace = outAt >= 0;
     // Allocate first: growing memory detaches views, so data moves only after this point.
     const inPtr = inPlace ? inAt : s.input.ensure(inLen * 4);
     const outPtr = outPlace ? outAt : s.output.ensure(outLen * 4);
@@ -166,7 +165,7 @@ export abstract class ConvLayer {
     if (job.finish() && scanned) checkFinite('input', source, r.k.f32_find_nonfinite(inPtr, inLen));
     if (out === undefined) return r.f32(outPtr, outLen).slice();
     if (!outPlace) out.set(r.f32(outPtr, outLen));
-    else if (!r.holds(out)) return r.f32(outPtr, outLen); // detached by growth
+    else if (r.offsetOf(out) < 0) return r.f32(outPtr, outLen); // detached by growth
     return out;
   }
 
