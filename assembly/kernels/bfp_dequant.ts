@@ -160,8 +160,6 @@ export function bfp_dequant_c1_bf16(params: usize): bool {
   // per vector: |h| + half a unit, at most the exponent with every fraction bit set (the clamp),
   // the dropped bits cleared, the sign put back, and 0 where the exponent field is 0.
   const d = 25 - mantissaBits;
-  const halfS = 1 << (d - 1);
-  const keptS = 0x007fffff & ~((1 << d) - 1);
   const h16 = 1 << (d - 17), k16 = 0xffff & ~((1 << (d - 16)) - 1);
   const half16 = i32x4.splat(h16 | (h16 << 16)); // in every 16-bit lane
   const kept16 = i32x4.splat(k16 | (k16 << 16));
@@ -191,15 +189,11 @@ export function bfp_dequant_c1_bf16(params: usize): bool {
       v128.store64_lane(vout + <usize>c * 2, round16(v, e, half16, kept16, sign16, frac16), 0);
     }
     for (; c < channels; c++) {
-      const bits = load<i32>(vin + <usize>c * 4);
-      const ef = bits & EXP_MASK;
-      badTail |= ef == EXP_MASK;
-      let r = 0;
-      if (ef != 0) {
-        const t = (bits & 0x007fffff) + halfS;
-        r = (bits & ~0x007fffff) | (t > 0x007fffff ? keptS : t & keptS);
-      }
-      store<u16>(vout + <usize>c * 2, <u32>r >> 16);
+      const v = load<u16>(vin + <usize>c * 4, 2); // the top half
+      const e = v & 0x7f80;
+      badTail |= e == 0x7f80;
+      const r = e == 0 ? 0 : (min<u32>((v & 0x7fff) + h16, e | 0x7f) & k16) | (v & 0x8000);
+      store<u16>(vout + <usize>c * 2, r);
     }
     for (; c < dstStride; c++) store<u16>(vout + <usize>c * 2, 0);
   }

@@ -603,6 +603,28 @@ test('bfp_dequant_c1_bf16: hand-picked values', () => {
   }
 });
 
+test('bfp_dequant_c1_bf16 reports a NaN or ±Inf in any channel: the 8-wide loop, the 4-wide one and the scalar tail', () => {
+  for (const channels of [1, 3, 4, 7, 8, 12, 15]) {
+    const src = r.heap.alloc(channels * 4);
+    const dst = r.heap.alloc(Math.max(channels * 2, 16));
+    try {
+      const run = () => k.bfp_dequant_c1_bf16(bfpParams({ src, pixels: 1, srcStride: channels, groups: channels, groupChannels: 1, mantissaBits: 8, dst, dstStride: channels }));
+      const x = r.f32(src, channels);
+      x.fill(1.5);
+      assert.is(run(), 0, `${channels} channels, all finite`);
+      for (let c = 0; c < channels; c++) {
+        for (const bad of [NaN, Infinity, -Infinity]) {
+          r.f32(src, channels).fill(1.5)[c] = bad;
+          assert.is(run(), 1, `${channels} channels, ${bad} at ${c}`);
+        }
+      }
+    } finally {
+      r.heap.release(src);
+      r.heap.release(dst);
+    }
+  }
+});
+
 test('bfp_dequant_c1_bf16: random Gaussian and log-uniform tensors', () => {
   const R = rng(SEED ^ 0xc1);
   const h = helpers(R);
