@@ -156,8 +156,8 @@ export function bfp_dequant_c1_bf16(params: usize): bool {
   // d = 25-m bits are dropped. Half away from zero adds half a unit of the last kept bit; a carry
   // out of the fraction is the clamp to 2^(m-1)-1 units, all kept bits set, the exponent unchanged.
   // As d - 1 >= 16 (m <= 8), that add changes nothing below bit 16 and carries nothing out of
-  // it, so the vector loops round the top halves alone (bfloat16, the result's own width), eight
-  // per vector: |h| + half a unit, at most the exponent with every fraction bit set (the clamp),
+  // it, so every loop rounds the top halves alone (bfloat16, the result's own width), eight per
+  // vector: |h| + half a unit, at most the exponent with every fraction bit set (the clamp),
   // the dropped bits cleared, the sign put back, and 0 where the exponent field is 0.
   const d = 25 - mantissaBits;
   const h16 = 1 << (d - 17), k16 = 0xffff & ~((1 << (d - 16)) - 1);
