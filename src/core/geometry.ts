@@ -169,14 +169,40 @@ function samePad(size: number, k: number, s: number, d: number): [number, number
 }
 
 /**
+ * Row runs: where each tap has few channels, the float kernel reads a row of kw taps as one run
+ * of kw·C contiguous floats (taps = kh, channels = kw·C), from a copy of the NHWC image whose rows
+ * are `pitch` pixels apart, `left` zero columns before x = 0 and zeros after x = width - 1, so a
+ * run never leaves its row. Only for one group and horizontal dilation 1.
+ */
+export interface RowLayout {
+  width: number;
+  channels: number;
+  pitch: number;
+  left: number;
+}
+
+/** The padded rows for plan p: every output pixel's leftmost tap to its rightmost fits in a row. */
+export function rowLayout(g: Geometry, p: Plan): RowLayout {
+  const left = p.pad[1];
+  return { width: p.width, channels: g.inChannels, pitch: Math.max(left + p.width, (p.outWidth - 1) * g.stride[1] + g.kw), left };
+}
+
+/** Floats of the padded copy of one image: `height` rows, and the leading zero columns of row 0. */
+export function rowImageFloats(rows: RowLayout, height: number): number {
+  return (height * rows.pitch + rows.left) * rows.channels;
+}
+
+/**
  * Input pixel index (y * width + x) read by each output pixel and tap, -1 where the tap falls in
  * the padding; [pixels rounded up to `multiple`][kh * kw], the extra pixels reading only padding.
+ * Given `rows`, one entry per output pixel and kernel row instead, [pixels][kh]: the index
+ * y * pitch + x + left of the run's first tap in the padded copy, -1 where y is in the padding.
  */
-export function indirection(g: Geometry, p: Plan, multiple: number): Int32Array {
+export function indirection(g: Geometry, p: Plan, multiple: number, rows?: RowLayout): Int32Array {
   const npix = p.outHeight * p.outWidth;
-  const taps = g.kh * g.kw;
-  const rows = Math.ceil(npix / multiple) * multiple;
-  const ind = new Int32Array(rows * taps).fill(-1);
+  const taps = rows ? g.kh : g.kh * g.kw;
+  const rowsOut = Math.ceil(npix / multiple) * multiple;
+  const ind = new Int32Array(rowsOut * taps).fill(-1);
   const [sy, sx] = g.stride;
   const [dy, dx] = g.dilation;
   for (let oy = 0; oy < p.outHeight; oy++) {
@@ -185,6 +211,10 @@ export function indirection(g: Geometry, p: Plan, multiple: number): Int32Array 
       for (let i = 0; i < g.kh; i++) {
         const y = oy * sy - p.pad[0] + i * dy;
         if (y < 0 || y >= p.height) continue;
+        if (rows) {
+          ind[base + i] = y * rows.pitch + ox * sx; // x = ox * sx - left, at column x + left
+          continue;
+        }
         for (let j = 0; j < g.kw; j++) {
           const x = ox * sx - p.pad[1] + j * dx;
           if (x >= 0 && x < p.width) ind[base + i * g.kw + j] = y * p.width + x;

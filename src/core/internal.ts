@@ -13,7 +13,7 @@ export { gemmPanels, panelsLength, panelIndex, slicePanels, blockQuadforms, Roun
 export { choleskyLower, upperCholeskyOfInverse } from './factor.js';
 export { DSCONV_TABLE, FLOAT_TABLE, selectDsconv, selectConv, dsconvFits, type DsconvRecord, type IgemmRecord, type FloatRecord } from './kernel-table.js';
 export { blocks, packIgemm, packDequant, packFloat, packDepthwise, roundUp } from './pack.js';
-export { parseGeometry, indirection, resolve } from './geometry.js';
+export { parseGeometry, indirection, resolve, rowLayout, rowImageFloats } from './geometry.js';
 export { roundHalfEven } from './quantize.js';
 export { dsconvPath, floatPath } from './layers/paths.js';
 export type { ConvPath, AccLayout } from './layers/path.js';

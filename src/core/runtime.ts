@@ -17,6 +17,7 @@ export interface ScratchSet {
   input: Scratch;   // the caller's input, copied in once
   output: Scratch;  // the finished output, copied out once
   image: Scratch;   // one image in NHWC (transposed or channel-padded)
+  rowImage: Scratch; // one image with zero columns, for the row runs (geometry.ts RowLayout)
   mant: Scratch;    // BFP mantissas (or dequantized values for the float paths)
   scale: Scratch;   // BFP block records
   acc: Scratch;     // kernel output before the epilogue
@@ -64,7 +65,7 @@ export class Runtime implements JobHost {
     this.k = kernels;
     this.heap = heap;
     const s = () => new Scratch(this.heap);
-    this.scratch = { input: s(), output: s(), image: s(), mant: s(), scale: s(), acc: s(), weights: s(), zero: s() };
+    this.scratch = { input: s(), output: s(), image: s(), rowImage: s(), mant: s(), scale: s(), acc: s(), weights: s(), zero: s() };
     this.paramsPtr = this.heap.alloc(this.paramSlots * 4);
   }
 

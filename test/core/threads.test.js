@@ -23,6 +23,7 @@ const SPECS = [
   { name: 'depthwise channels relu6 batch 2', o: { inChannels: 21, outChannels: 21, groups: 21, kernelSize: 3, padding: 'same', activation: 'relu6' }, h: 15, w: 14, batch: 2 },
   { name: 'depthwise taps dilation 2', o: { inChannels: 9, outChannels: 9, groups: 9, kernelSize: 3, padding: 2, dilation: 2, depthwiseBlocks: 'taps' }, h: 11, w: 12 },
   { name: 'float 3x3 dense', float: true, o: { inChannels: 20, outChannels: 28, kernelSize: 3, padding: 'same' }, h: 12, w: 9 },
+  { name: 'float stem 3 channels 3x3/2 (row runs) NHWC batch 2', float: true, o: { inChannels: 3, outChannels: 16, kernelSize: 3, stride: 2, padding: 'same' }, h: 21, w: 17, batch: 2, layout: 'NHWC' },
   { name: 'float grouped NHWC batch 2', float: true, o: { inChannels: 16, outChannels: 12, kernelSize: [1, 3], padding: [0, 1], groups: 4 }, h: 6, w: 17, batch: 2, layout: 'NHWC' },
   { name: 'float depthwise stride 2', float: true, o: { inChannels: 10, outChannels: 10, groups: 10, kernelSize: 3, stride: 2, padding: 1 }, h: 19, w: 13 },
 ];

@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
-  loadRuntime, DSCONV_TABLE, FLOAT_TABLE, selectDsconv, dsconvPath, floatPath, parseGeometry, resolve, indirection,
+  loadRuntime, DSCONV_TABLE, FLOAT_TABLE, selectDsconv, dsconvPath, floatPath, parseGeometry, resolve, indirection, rowLayout, rowImageFloats,
 } from '../../dist/core/internal.js';
 import { dsconvIgemmTwin, f32ConvTwin, bfpDequantTwin, dequantWeightsTwin, outputSize, mulberry32 } from 'dsconv/reference';
 
@@ -37,18 +37,37 @@ function generator(seed) {
   return { next, int, pick, normal };
 }
 
-/** A random conv the record can run: options for parseGeometry, input size, quantization. */
-function drawConfig(R, depthwise, bits) {
+/** A random conv's options for parseGeometry and input size. */
+function drawConv(R, depthwise) {
+  const groups = depthwise ? R.int(1, 40) : R.pick([1, 1, 1, 2, 3]);
+  const cg = depthwise ? 1 : R.int(1, 40);
+  const og = depthwise ? 1 : R.int(1, 12);
+  const options = {
+    inChannels: cg * groups, outChannels: og * groups, kernelSize: [R.int(1, 3), R.int(1, 3)],
+    stride: [R.int(1, 2), R.int(1, 2)], dilation: [R.int(1, 2), R.int(1, 2)],
+    padding: [R.int(0, 2), R.int(0, 2), R.int(0, 2), R.int(0, 2)], groups,
+  };
+  return { options, height: R.int(1, 9), width: R.int(1, 9) };
+}
+
+/**
+ * A conv of few channels per tap, which the float kernels read as row runs: stems up to 7x7 and
+ * their edges (padding up to the kernel, images narrower than it, strides past it).
+ */
+function drawRowRunConv(R) {
+  const kh = R.int(1, 7), kw = R.int(2, 7);
+  const options = {
+    inChannels: R.int(1, 8), outChannels: R.int(1, 20), kernelSize: [kh, kw],
+    stride: [R.int(1, 3), R.int(1, 3)], dilation: [R.int(1, 2), 1],
+    padding: [R.int(0, kh), R.int(0, kw), R.int(0, kh), R.int(0, kw)], groups: 1,
+  };
+  return { options, height: R.int(1, 12), width: R.int(1, 12) };
+}
+
+/** A random conv the record can run (from `conv`, default drawConv), with its quantization. */
+function drawConfig(R, depthwise, bits, conv = drawConv) {
   for (;;) {
-    const groups = depthwise ? R.int(1, 40) : R.pick([1, 1, 1, 2, 3]);
-    const cg = depthwise ? 1 : R.int(1, 40);
-    const og = depthwise ? 1 : R.int(1, 12);
-    const options = {
-      inChannels: cg * groups, outChannels: og * groups, kernelSize: [R.int(1, 3), R.int(1, 3)],
-      stride: [R.int(1, 2), R.int(1, 2)], dilation: [R.int(1, 2), R.int(1, 2)],
-      padding: [R.int(0, 2), R.int(0, 2), R.int(0, 2), R.int(0, 2)], groups,
-    };
-    const height = R.int(1, 9), width = R.int(1, 9);
+    const { options, height, width } = conv(R, depthwise);
     const g = parseGeometry(options);
     const p = { height, width };
     try { resolve(g, p); } catch { continue; } // empty output: draw again
@@ -105,21 +124,25 @@ function runPath(r, path, c, x, plan, epi) {
   const hw = c.height * c.width;
   const npix = plan.outHeight * plan.outWidth;
   const rows = Math.ceil(npix / path.pixelMultiple) * path.pixelMultiple;
-  const ind = indirection(g, plan, path.pixelMultiple);
+  const runs = path.rowRuns ? rowLayout(g, plan) : undefined;
+  const ind = indirection(g, plan, path.pixelMultiple, runs);
   const image = r.heap.alloc(hw * path.imageStride * 4);
+  const rowImage = runs ? r.heap.alloc(rowImageFloats(runs, c.height) * 4) : 0;
   const indPtr = r.heap.alloc(ind.byteLength);
   const zero = r.zeros(path.zeroBytes);
   path.allocate(r, hw, rows, 1, 1);
   const s = r.scratch;
-  const lane = { mant: s.mant.ptr, scale: s.scale.ptr, acc: s.acc.ptr };
+  const lane = { mant: s.mant.ptr, scale: s.scale.ptr, acc: s.acc.ptr, rowImage };
   // Data moves only now: allocating may grow memory and detach views.
   const img = r.f32(image, hw * path.imageStride).fill(0);
   for (let p = 0; p < hw; p++) img.set(x.subarray(p * g.inChannels, (p + 1) * g.inChannels), p * path.imageStride);
   r.i32(indPtr, ind.length).set(ind);
+  // NaN where the pass must write zeros: a padding column it missed shows in the sums.
+  if (runs) r.f32(rowImage, rowImageFloats(runs, c.height)).fill(NaN);
   // One share, as an unsplit forward() runs it: the pass, the per-call weights, the kernel.
   const job = r.job(1);
   path.prepare(job.share(0), r);
-  path.pass(job.share(0), r, image, 0, hw, lane);
+  path.pass(job.share(0), r, image, 0, hw, lane, runs);
   let fused;
   if (epi) {
     const n = npix * g.outChannels;
@@ -128,6 +151,7 @@ function runPath(r, path, c, x, plan, epi) {
     const bad = job.finish() !== 0;
     const out = r.f32(fused.dst, n).slice();
     for (const ptr of [image, indPtr, fused.dst, fused.scale, fused.shift]) r.heap.release(ptr);
+    if (rowImage) r.heap.release(rowImage);
     return { out, bad };
   }
   path.kernel(job.share(0), r, image, indPtr, 0, rows, 0, path.channelTiles, zero, lane);
@@ -142,6 +166,7 @@ function runPath(r, path, c, x, plan, epi) {
   }
   r.heap.release(image);
   r.heap.release(indPtr);
+  if (rowImage) r.heap.release(rowImage);
   return { out, bad };
 }
 
@@ -164,15 +189,18 @@ function firstMismatch(got, want, outChannels) {
   return undefined;
 }
 
-/** Runs one record over CONFIGS random configurations on runtime r; returns how many. */
-function checkRecord(r, rec, index) {
+/**
+ * Runs one record over CONFIGS random configurations on runtime r (from `conv`, default drawConv);
+ * returns how many, and how many of them the path read as row runs.
+ */
+function checkRecord(r, rec, index, conv = drawConv) {
   const float = rec.path.startsWith('f32');
   const depthwise = rec.path === 'depthwise' || rec.path === 'f32-dwconv';
-  let n = 0;
+  let n = 0, rowRuns = 0;
   for (let k = 0; k < CONFIGS; k++) {
     const R = generator(0x9e3779b1 ^ (index * 7919 + k));
     const bits = rec.path === 'igemm' ? R.int(rec.bits[0], rec.bits[1]) : R.int(2, 8);
-    const c = drawConfig(R, depthwise, bits);
+    const c = drawConfig(R, depthwise, bits, conv);
     const plan = resolve(c.g, { height: c.height, width: c.width, layout: 'NHWC' });
     const x = drawInput(R, c.height * c.width, c.g.inChannels);
     let w, path;
@@ -184,6 +212,7 @@ function checkRecord(r, rec, index) {
       w = drawWeights(R, c);
       path = dsconvPath(rec, c.g, { bits, blockSize: c.blockSize, mantissaBits: c.mantissaBits, blockMode: c.mode }, w.q, w.scales, keep);
     }
+    if (path.rowRuns) rowRuns++;
     const { out, bad } = runPath(r, path, c, x, plan);
     assert.is(bad, false, `${rec.kernel}: the BFP pass reported a NaN/Inf in a finite input`);
     const want = twinOf(rec, c, x, w, plan.pad);
@@ -193,7 +222,7 @@ function checkRecord(r, rec, index) {
     if (bad1) assert.unreachable(`${rec.kernel} (${rec.path}) on the ${r.build} build, config ${k} ${JSON.stringify({ ...c, g: undefined })}: ${bad1}`);
     n++;
   }
-  return n;
+  return { n, rowRuns };
 }
 
 const RECORDS = [...DSCONV_TABLE, ...FLOAT_TABLE];
@@ -218,10 +247,20 @@ for (const build of ONLY ?? ['simd', 'relaxed']) {
     }
     assert.is(r.build, build);
     let total = 0;
-    for (const rec of mine) total += checkRecord(r, rec, RECORDS.indexOf(rec));
+    for (const rec of mine) total += checkRecord(r, rec, RECORDS.indexOf(rec)).n;
     console.log(`  kernel table, ${build} build: ${mine.length} records (${mine.map((m) => `${m.path} ${m.kernel}`).join(', ')}), ${total} configurations, bit-exact`);
   });
 }
+
+test('the float-kernel records on row runs (few channels per tap: a row of taps read as one run) match the twin bit for bit', async () => {
+  const { r } = await runtimeFor('simd');
+  const mine = RECORDS.filter((rec) => rec.path === 'dequant' || rec.path === 'f32-igemm');
+  assert.ok(mine.length >= 2, mine.map((rec) => rec.kernel).join(', '));
+  for (const rec of mine) {
+    const { n, rowRuns } = checkRecord(r, rec, RECORDS.indexOf(rec) + 0x1000, drawRowRunConv);
+    assert.is(rowRuns, n, `${rec.path} ${rec.kernel}: every drawn conv reads row runs`);
+  }
+});
 
 test('depthwise records with the epilogue fused write clamp(sum * scale + shift, lo, hi) of the twin\'s sums, bit for bit', async () => {
   const { r } = await runtimeFor('simd');

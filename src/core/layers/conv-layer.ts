@@ -3,7 +3,7 @@
 // epilogue into the output in the caller's layout, and copy the output out once. An input or
 // output that already lies in the runtime's memory (a tfjs-wasm tensor, to a guest runtime) is
 // read or written where it is instead.
-import { type Geometry, type InputShape, type Plan, plan, resolve, indirection } from '../geometry.js';
+import { type Geometry, type InputShape, type Plan, type RowLayout, plan, resolve, indirection, rowImageFloats, rowLayout } from '../geometry.js';
 import { Scratch } from '../heap.js';
 import { type Runtime, rt } from '../runtime.js';
 import { EpilogueParam } from '../abi.js';
@@ -11,8 +11,8 @@ import { checkFinite, describe, viewOf } from '../validate.js';
 import { type ConvPath, type Lane, part, splitTiles } from './path.js';
 import { MAX_CALLS } from '../threads/control.js';
 
-/** Calls one share may get per image: layout, pass, a kernel and an epilogue per group, a barrier. */
-const PER_IMAGE_CALLS = (groupCalls: number) => 3 + 2 * groupCalls;
+/** Calls one share may get per image: layout, pass, row image (two), a kernel and an epilogue per group, a barrier. */
+const PER_IMAGE_CALLS = (groupCalls: number) => 5 + 2 * groupCalls;
 
 export abstract class ConvLayer {
   readonly geometry: Readonly<Geometry>;
@@ -90,7 +90,10 @@ export abstract class ConvLayer {
     const direct = p.layout === 'NHWC' && path.imageStride === g.inChannels;
     const imageBytes = hw * path.imageStride * 4;
     const imagePtr = direct ? 0 : s.image.ensure(imageBytes * lanes);
-    const indirPtr = this.indirection(r, p, mr);
+    const runs = path.rowRuns ? rowLayout(g, p) : undefined;
+    const rowBytes = runs ? rowImageFloats(runs, p.height) * 4 : 0;
+    const rowPtr = runs ? s.rowImage.ensure(rowBytes * lanes) : 0;
+    const indirPtr = this.indirection(r, p, mr, runs);
     const zero = r.zeros(path.zeroBytes);
     const laneBytes = path.allocate(r, hw, rows, shares, lanes);
     const epi = this.epilogueBuffer();
@@ -115,18 +118,20 @@ export abstract class ConvLayer {
       const first = byImage ? n % shares : 0; // the image's first share, and its lane
       const lane: Lane = {
         mant: s.mant.ptr + first * laneBytes.mant, scale: s.scale.ptr + first * laneBytes.scale, acc: s.acc.ptr + first * laneBytes.acc,
+        rowImage: rowPtr + first * rowBytes,
       };
       const src = inPtr + n * hw * c * 4;
       const imageAt = imagePtr + first * imageBytes;
       const image = direct ? src : imageAt;
-      // Runs of input pixels: the image to NHWC, then the pass over the same run (no barrier between).
+      // Runs of input pixels (whole rows for row runs): the image to NHWC, then the pass over the
+      // same run (no barrier between).
       for (let t = 0; t < perImage; t++) {
-        const [a, b] = part(hw, perImage, t, 4);
+        const [a, b] = runs ? part(p.height, perImage, t, 1).map((y) => y * p.width) : part(hw, perImage, t, 4);
         if (a === b) continue;
         const x = job.share(first + t);
         if (p.layout === 'NCHW') x.call('f32_transpose', src + a * 4, c, b - a, hw, imageAt + a * path.imageStride * 4, path.imageStride);
         else if (!direct) x.call('f32_repack', src + a * c * 4, b - a, c, c, imageAt + a * path.imageStride * 4, path.imageStride);
-        path.pass(x, r, image, a, b, lane);
+        path.pass(x, r, image, a, b, lane, runs);
       }
       if (!byImage) job.barrier();
       // Output rows x channel tiles: the kernel, then the epilogue of what it wrote.
@@ -228,10 +233,10 @@ export abstract class ConvLayer {
     return this.epilogue;
   }
 
-  private indirection(r: Runtime, p: Plan, multiple: number): number {
-    const key = `${p.height},${p.width},${p.pad}`;
+  private indirection(r: Runtime, p: Plan, multiple: number, rows: RowLayout | undefined): number {
+    const key = `${p.height},${p.width},${p.pad}`; // rows follows from the plan
     if (key !== this.indirKey) {
-      const ind = indirection(this.geometry, p, multiple);
+      const ind = indirection(this.geometry, p, multiple, rows);
       const ptr = this.indir.ensure(ind.byteLength);
       r.i32(ptr, ind.length).set(ind);
       this.indirKey = key;

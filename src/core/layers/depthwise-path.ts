@@ -10,9 +10,10 @@ import type { BlockMode } from '../options.js';
 import { BfpParam, ConvParam } from '../abi.js';
 import { packDepthwise, roundUp } from '../pack.js';
 import { bfpRecord } from '../records.js';
-import { type AccLayout, type ConvPath, type FusedEpilogue, type Keep, type Lane, depthwiseAcc, writeEpilogue } from './path.js';
+import { type AccLayout, type ConvPath, type FusedEpilogue, type Keep, type Lane, type LaneBytes, depthwiseAcc, writeEpilogue } from './path.js';
 
 export class DepthwisePath implements ConvPath {
+  readonly rowRuns = false;
   readonly imageStride: number;
   readonly zeroBytes: number;
   readonly pixelMultiple: number;
@@ -48,7 +49,7 @@ export class DepthwisePath implements ConvPath {
     this.fusesEpilogue = this.cp === g.outChannels;
   }
 
-  allocate(r: Runtime, hw: number, rows: number, _shares: number, lanes: number): Lane {
+  allocate(r: Runtime, hw: number, rows: number, _shares: number, lanes: number): LaneBytes {
     const s = r.scratch;
     const lane = { mant: hw * this.cp * 2, scale: 0, acc: rows * this.cp * 4 };
     s.mant.ensure(lane.mant * lanes);

@@ -1,6 +1,6 @@
 // DSConv on short blocks (a 'dequant' record): activations and weights dequantized exactly per
 // call, then the float kernel per group.
-import type { Geometry } from '../geometry.js';
+import type { Geometry, RowLayout } from '../geometry.js';
 import type { Runtime } from '../runtime.js';
 import type { Share } from '../threads/job.js';
 import type { DequantRecord } from '../kernel-table.js';
@@ -8,9 +8,13 @@ import type { BlockMode } from '../options.js';
 import { BfpParam, ConvParam } from '../abi.js';
 import { type Blocks, packDequant } from '../pack.js';
 import { bfpRecord } from '../records.js';
-import { type AccLayout, type ConvPath, type FusedEpilogue, type Keep, type Lane, tiledAcc, writeTileOutput } from './path.js';
+import {
+  type AccLayout, type ConvPath, type FusedEpilogue, type Keep, type Lane, type LaneBytes,
+  floatTaps, padRows, readsRowRuns, tiledAcc, writeTileOutput,
+} from './path.js';
 
 export class DequantPath implements ConvPath {
+  readonly rowRuns: boolean;
   readonly imageStride: number;
   readonly zeroBytes: number;
   readonly pixelMultiple: number;
@@ -29,16 +33,17 @@ export class DequantPath implements ConvPath {
     this.wPtr = keep(packed.weights);
     this.xiPtr = keep(packed.xi);
     this.groupWeightBytes = packed.groupWeightBytes;
+    this.rowRuns = readsRowRuns(g);
     this.imageStride = g.inChannels;
     this.pixelMultiple = rec.mr;
-    this.zeroBytes = Math.max(b.nBlocks * b.paddedLen * 2, g.groupChannels * 4);
+    this.zeroBytes = Math.max(b.nBlocks * b.paddedLen * 2, floatTaps(g, this.rowRuns)[1] * 4);
     this.acc = tiledAcc(g, rec.nr);
     this.channelTiles = this.acc.groupStride / rec.nr;
     this.tileChannels = rec.nr;
     this.fusesEpilogue = g.groupOutputs % rec.nr === 0;
   }
 
-  allocate(r: Runtime, hw: number, rows: number, _shares: number, lanes: number): Lane {
+  allocate(r: Runtime, hw: number, rows: number, _shares: number, lanes: number): LaneBytes {
     const s = r.scratch;
     const lane = { mant: hw * this.g.inChannels * 4, scale: 0, acc: rows * this.acc.stride * 4 };
     s.mant.ensure(lane.mant * lanes);
@@ -47,12 +52,13 @@ export class DequantPath implements ConvPath {
     return lane;
   }
 
-  pass(x: Share, _r: Runtime, image: number, p0: number, p1: number, lane: Lane): void {
+  pass(x: Share, _r: Runtime, image: number, p0: number, p1: number, lane: Lane, rows?: RowLayout): void {
     const { g, b, rec } = this;
     const q = bfpRecord(x.record(BfpParam.count), image + p0 * this.imageStride * 4, p1 - p0, this.imageStride,
       g.groups, g.groupChannels, b.blockLen, b.nBlocks, this.mantissaBits);
     q[BfpParam.dst] = lane.mant + p0 * g.inChannels * 4; q[BfpParam.dstStride] = g.inChannels;
     x.call(rec.bfp, x.ptr);
+    if (rows) padRows(x, lane.mant, p0 / rows.width, p1 / rows.width, rows, lane.rowImage);
   }
 
   prepare(x: Share, r: Runtime): void {
@@ -65,13 +71,14 @@ export class DequantPath implements ConvPath {
     const g = this.g;
     const s = r.scratch;
     const cg = g.groupChannels;
-    const taps = g.kh * g.kw;
+    const [taps, channels] = floatTaps(g, this.rowRuns);
     const tileFloats = this.groupWeightBytes / this.channelTiles;
     for (let grp = 0; grp < g.groups; grp++) {
       const p = x.record(ConvParam.count);
       p[ConvParam.indirection] = indir + r0 * taps * 4; p[ConvParam.npix] = r1 - r0; p[ConvParam.taps] = taps;
-      p[ConvParam.input] = lane.mant + grp * cg * 4; p[ConvParam.inputStride] = g.inChannels; p[ConvParam.zeroInput] = zero;
-      p[ConvParam.channels] = cg; p[ConvParam.weights] = s.weights.ptr + (grp * this.groupWeightBytes + t0 * tileFloats) * 4;
+      p[ConvParam.input] = this.rowRuns ? lane.rowImage : lane.mant + grp * cg * 4;
+      p[ConvParam.inputStride] = g.inChannels; p[ConvParam.zeroInput] = zero;
+      p[ConvParam.channels] = channels; p[ConvParam.weights] = s.weights.ptr + (grp * this.groupWeightBytes + t0 * tileFloats) * 4;
       p[ConvParam.nTiles] = t1 - t0;
       writeTileOutput(x, p, g, this.acc, lane, r0, grp, t0, this.rec.nr, epi);
       x.call(this.rec.kernel, x.ptr);

@@ -9,9 +9,10 @@ import type { BlockMode } from '../options.js';
 import { BfpParam, ConvParam } from '../abi.js';
 import { type Blocks, packIgemm } from '../pack.js';
 import { bfpRecord } from '../records.js';
-import { type AccLayout, type ConvPath, type FusedEpilogue, type Keep, type Lane, tiledAcc, writeTileOutput } from './path.js';
+import { type AccLayout, type ConvPath, type FusedEpilogue, type Keep, type Lane, type LaneBytes, tiledAcc, writeTileOutput } from './path.js';
 
 export class IgemmPath implements ConvPath {
+  readonly rowRuns = false;
   readonly imageStride: number;
   readonly zeroBytes: number;
   readonly pixelMultiple: number;
@@ -44,7 +45,7 @@ export class IgemmPath implements ConvPath {
     this.fusesEpilogue = g.groupOutputs % rec.nr === 0;
   }
 
-  allocate(r: Runtime, hw: number, rows: number, shares: number, lanes: number): Lane {
+  allocate(r: Runtime, hw: number, rows: number, shares: number, lanes: number): LaneBytes {
     const { g, b, rec } = this;
     const s = r.scratch;
     const slots = g.groups * b.nBlocks;
