@@ -1,11 +1,12 @@
 // End-to-end time per image, batch 1, median of 9 after a warm-up, in one process: the float model
 // on tfjs-backend-wasm (XNNPACK), then through the plug-in with DSConv 4-bit (B = 32, m = 8; BNs
-// folded, the plug-in's default when given the model).
+// and ReLUs folded, the plug-in's default when given the model).
 // Models: the RDN upscaler on its 128x128 fixture, nsfwjs's MobileNetV2 at 224x224.
-// With --fold, BatchNorm folding on nsfwjs's MobileNetV2 (or, with --inception, its InceptionV3 at
-// 299x299): the model as shipped on XNNPACK, the same model with its BNs folded into the convs (a
-// rebuilt Keras model, still on XNNPACK: the honest float baseline), and DSConv 4-bit with the BNs
-// folded (the plug-in's default with `model`) and without.
+// With --fold, BatchNorm and ReLU folding on nsfwjs's MobileNetV2 (or, with --inception, its
+// InceptionV3 at 299x299): the model as shipped and with its BNs folded into the convs, each as
+// float on XNNPACK (the folded one a rebuilt Keras model: the honest float baseline) and as DSConv
+// 4-bit with the same folds, and DSConv with its BNs and ReLUs folded (the plug-in's default with
+// `model`).
 // Usage: npx tsc -p tsconfig.json && node tools/timing.mjs [--fold [--inception]]
 import { parseArgs } from 'node:util';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -45,7 +46,9 @@ function race(x, contenders) {
 /**
  * The Keras model with each foldable BN removed and its conv given weights s·W and bias s·b + t
  * (the same folds the plug-in makes, from findBatchNormFolds): what a float model with its BNs
- * folded at export would be.
+ * folded at export would be. Its ReLUs stay layers: made its convs' activations, tfjs-layers runs
+ * relu6 as relu and a broadcast minimum, slower than the ReLU layer's two kernels (171 vs 94 ms
+ * per image measured here), and it fuses no relu6 into a conv; only the plug-in folds those.
  */
 async function foldedFloatModel(model, path) {
   const folds = [...findBatchNormFolds(model).values()];
@@ -83,10 +86,14 @@ if (args.fold) {
   const x = tf.randomUniform([1, size, size, 3], 0, 1, 'float32', 1);
   const drift = Math.abs(folded.predict(x).dataSync()[0] - model.predict(x).dataSync()[0]);
   const opts = { bits: 4, depthwiseBlocks: 'taps', model };
-  const [shipped, foldedF, dsFolded, dsPlain] = race(x, [model, folded, [model, opts], [model, { ...opts, foldBatchNorm: false }]]);
+  const [shipped, foldedF, dsFolded, dsBnOnly, dsPlain] = race(x, [
+    model, folded, [model, opts], [model, { ...opts, foldActivation: false }], [model, { ...opts, foldBatchNorm: false, foldActivation: false }]]);
   console.log(`${name}, batch 1, 4-bit depthwise taps; folded float model's output differs by ${drift.toExponential(1)}`);
-  console.log('| XNNPACK as shipped ms | XNNPACK BN-folded ms | DSConv 4-bit BN-folded ms | DSConv 4-bit unfolded ms | vs shipped | vs BN-folded float |');
-  console.log(`| ${shipped.toFixed(1)} | ${foldedF.toFixed(1)} | ${dsFolded.toFixed(1)} | ${dsPlain.toFixed(1)} | ${(shipped / dsFolded).toFixed(2)}x | ${(foldedF / dsFolded).toFixed(2)}x |`);
+  console.log('| folds | XNNPACK float ms | DSConv 4-bit ms | DSConv vs shipped float | DSConv vs BN-folded float |\n|---|---:|---:|---:|---:|');
+  const row = (label, f, d) => console.log(`| ${label} | ${f} | ${d.toFixed(1)} | ${(shipped / d).toFixed(2)}x | ${(foldedF / d).toFixed(2)}x |`);
+  row('none (as shipped)', shipped.toFixed(1), dsPlain);
+  row('BNs', foldedF.toFixed(1), dsBnOnly);
+  row('BNs and ReLUs (the plug-in only)', '', dsFolded);
 } else {
   const fx = readImage(UP + 'assets/fixture.png');
   const cases = [

@@ -30,7 +30,8 @@ export interface BatchNormFold {
 
 interface KVar { read(): TensorRef }
 interface KNode { outboundLayer: KLayer; inboundLayers: KLayer[] }
-interface KLayer {
+/** What the analyses read of a tfjs-layers layer (or nested model). */
+export interface KLayer {
   name: string;
   getClassName(): string;
   getConfig(): Record<string, unknown>;
@@ -71,21 +72,38 @@ export function findBatchNormFolds(model: object): Map<object, BatchNormFold> | 
   return null;
 }
 
-function layersFolds(model: KLayer, folds: Map<object, BatchNormFold>): Map<object, BatchNormFold> {
+/**
+ * Calls `each(layer, filter, outputs)` for every layer of a LayersModel (nested models too) that
+ * is a conv the plug-in replaces whose output goes to exactly one layer and is not a model output
+ * (`outputs`: the model's output layers): Keras Conv2D / DepthwiseConv2D, channels last, linear
+ * activation, a depthwise one without bias (Keras adds that bias as a separate op).
+ */
+export function forEachSoleConv(model: KLayer, each: (layer: KLayer, filter: TensorRef, outputs: Set<KLayer>) => void): void {
   const outputs = new Set((model.outputs ?? []).map((t) => t.sourceLayer));
   for (const layer of model.layers!) {
-    if (Array.isArray(layer.layers)) { layersFolds(layer, folds); continue; } // a nested model: its own graph
+    if (Array.isArray(layer.layers)) { forEachSoleConv(layer, each); continue; } // a nested model: its own graph
     const kind = layer.getClassName();
     if (kind !== 'Conv2D' && kind !== 'DepthwiseConv2D') continue;
     const c = layer.getConfig();
     if (c.activation !== 'linear' || c.dataFormat !== 'channelsLast' || (kind === 'DepthwiseConv2D' && c.useBias)) continue;
     if (layer.inboundNodes.length !== 1 || layer.outboundNodes.length !== 1 || outputs.has(layer)) continue;
-    const next = layer.outboundNodes[0];
-    const bn = next.outboundLayer;
-    if (bn.getClassName() !== 'BatchNormalization' || bn.inboundNodes.length !== 1 || next.inboundLayers.length !== 1) continue;
+    each(layer, (kind === 'Conv2D' ? layer.kernel : layer.depthwiseKernel)!.read(), outputs);
+  }
+}
+
+/** The layer a sole-output layer feeds, if it is that layer's only input. */
+export function soleConsumer(layer: KLayer): KLayer | undefined {
+  const next = layer.outboundNodes[0];
+  const to = next.outboundLayer;
+  return to.inboundNodes.length === 1 && next.inboundLayers.length === 1 ? to : undefined;
+}
+
+function layersFolds(model: KLayer, folds: Map<object, BatchNormFold>): Map<object, BatchNormFold> {
+  forEachSoleConv(model, (layer, filter) => {
+    const bn = soleConsumer(layer);
+    if (!bn || bn.getClassName() !== 'BatchNormalization') return;
     const b = bn.getConfig();
-    if (b.axis !== -1 && b.axis !== 3) continue;
-    const filter = (kind === 'Conv2D' ? layer.kernel : layer.depthwiseKernel)!.read();
+    if (b.axis !== -1 && b.axis !== 3) return;
     const fold: BatchNormFold = {
       conv: layer.name, batchNorm: bn.name, mean: bn.movingMean!.read(), variance: bn.movingVariance!.read(), epsilon: Number(b.epsilon),
     };
@@ -93,7 +111,7 @@ function layersFolds(model: KLayer, folds: Map<object, BatchNormFold>): Map<obje
     if (bn.beta) fold.beta = bn.beta.read();
     if (layer.bias) fold.bias = layer.bias.read();
     folds.set(filter.dataId, fold);
-  }
+  });
   return folds;
 }
 

@@ -12,5 +12,6 @@ export {
 } from './calibrate/index.js';
 export { decodeBundle, encodeBundle, BUNDLE_VERSION, type Bundle, type BundleLayer } from './bundle.js';
 export { findBatchNormFolds, foldFactors, type BatchNormFold, type FoldFactors, type TensorRef } from './fold.js';
+export { findActivationFolds, type ActivationFold } from './fold-activation.js';
 export { encodeArtifact, decodeArtifact, ARTIFACT_VERSION, type DecodedArtifact, type ModelArtifactsLike, type WeightSpec } from './artifact.js';
 export { loadQuantizedModel, type LoadQuantizedOptions, type QuantizedModel, type LoadTfLike } from './load.js';

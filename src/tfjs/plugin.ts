@@ -14,6 +14,7 @@ import { guestRuntime } from '../core/guest.js';
 import { object, describe, keysOf, knownOptions } from '../core/validate.js';
 import { decodeBundle, encodeBundle, sameShape, weightsCrc, type BundleLayer } from './bundle.js';
 import { findBatchNormFolds, foldBias, foldFactors, scaleRows, type BatchNormFold } from './fold.js';
+import { type ActivationFold, findActivationFolds } from './fold-activation.js';
 import { KERNELS, type Backend, type ConvCall, type DSConvPlugin, type KernelConfig, type LayerInfo, type PluginLayer, type TensorInfo, type TfLike, type UseDSConvOptions } from './types.js';
 import { applyActivation, makeOutput, readFloat, toOIHW, wasmHeap } from './adapters.js';
 import { coveredBackends } from './backends.js';
@@ -44,7 +45,7 @@ const FUSED = new Set(['linear', 'relu', 'relu6']);
 let active: { tf: TfLike; restore: () => void } | null = null;
 
 const OPTION_KEYS = keysOf<UseDSConvOptions>({
-  bits: 1, blockSize: 1, mantissaBits: 1, depthwiseBlocks: 1, backends: 1, layers: 1, model: 1, float: 1, bundle: 1, foldBatchNorm: 1,
+  bits: 1, blockSize: 1, mantissaBits: 1, depthwiseBlocks: 1, backends: 1, layers: 1, model: 1, float: 1, bundle: 1, foldBatchNorm: 1, foldActivation: 1,
 });
 const CHANGE_KEYS = ['q', 'scales', 'gamma', 'delta'];
 
@@ -76,6 +77,8 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
   if (bundle && floatMode) throw new RangeError('options.float and options.bundle exclude each other: a bundle holds quantized layers');
   if (o.foldBatchNorm !== undefined && typeof o.foldBatchNorm !== 'boolean') throw new TypeError(`options.foldBatchNorm must be a boolean, got ${describe(o.foldBatchNorm)}`);
   if (o.foldBatchNorm && o.model === undefined) throw new RangeError('options.foldBatchNorm needs options.model (the LayersModel or GraphModel), to see which conv feeds which BatchNormalization');
+  if (o.foldActivation !== undefined && typeof o.foldActivation !== 'boolean') throw new TypeError(`options.foldActivation must be a boolean, got ${describe(o.foldActivation)}`);
+  if (o.foldActivation && o.model === undefined) throw new RangeError('options.foldActivation needs options.model (the LayersModel), to see which conv feeds which ReLU');
   // With a bundle, its layers say which convs carry their BN; otherwise the model's graph does.
   // The graph's folds also give a folded bundle layer its float weights W·s (calibration's and
   // observers' reference), which the bundle does not hold.
@@ -86,6 +89,9 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
     if (found) folds = found;
   }
   const foldedOutputs = new WeakSet<object>(); // dataIds of folded convs' outputs: their BN is an identity
+  // ReLU / ReLU6 folded into the conv before them, and the range each such conv's output has.
+  const activationFolds = o.model !== undefined && o.foldActivation !== false ? findActivationFolds(o.model as object) : new Map<object, ActivationFold>();
+  const clamped = new WeakMap<object, readonly [number, number]>();
 
   const byData = new WeakMap<object, Entry>();
   const ids = new WeakMap<object, number>(); // bias dataId -> small number for the layer keys
@@ -178,6 +184,10 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
       const e = entryFor(filter, backend, depthwise);
       e.calls++;
       if (!e.settings) return orig.kernelFunc(args);
+      // The model's ReLU after this conv (or after its BN, when that is folded) runs here instead.
+      const af = activationFolds.get(filter.dataId);
+      const folded = af && activation === 'linear' && (!af.throughBatchNorm || e.foldedBatchNorm) ? af.activation : undefined;
+      const act = folded ?? activation;
       const [batch, h, w] = nchw ? [x.shape[0], x.shape[2], x.shape[3]] : x.shape;
       const info = tf.backend_util.computeConv2DInfo(
         x.shape, filter.shape, attrs.strides ?? 1, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, depthwise,
@@ -201,7 +211,7 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
         inChannels: e.info.inChannels, outChannels: e.info.outChannels, kernelSize: [info.filterHeight, info.filterWidth],
         stride: [info.strideHeight, info.strideWidth], dilation: [info.dilationHeight, info.dilationWidth],
         padding: [pad.top, pad.left, pad.bottom, pad.right], groups: depthwise ? e.info.inChannels : 1,
-        bias, activation: activation === 'relu' || activation === 'relu6' ? activation : 'none',
+        bias, activation: act === 'relu' || act === 'relu6' ? act : 'none',
         bits: s.bits, blockSize: s.blockSize, mantissaBits: s.mantissaBits, depthwiseBlocks: s.depthwiseBlocks,
       };
       const layout = nchw ? 'NCHW' : 'NHWC';
@@ -212,11 +222,15 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
       if (observer) {
         if (e.bundleFold !== undefined) foldBundleWeights(e);
         const r = observer({ layer: e, weights: e.weights, options: { ...options, activation: 'none' }, input, shape });
-        if (r instanceof Float32Array) out = applyActivation(r, activation, e.info.outChannels, nchw ? info.outHeight * info.outWidth : 1, nchw, attrs, prelu);
+        if (r instanceof Float32Array) out = applyActivation(r, act, e.info.outChannels, nchw ? info.outHeight * info.outWidth : 1, nchw, attrs, prelu);
       }
       // Folded layers keep their bias, whatever the call passes: one layer per geometry.
       const biasKey = inputs.bias && !e.foldedBatchNorm ? idOf(inputs.bias.dataId) : 0;
-      const mark = (t: TensorInfo) => { if (e.foldedBatchNorm) foldedOutputs.add(t.dataId); return t; };
+      const mark = (t: TensorInfo) => {
+        if (e.foldedBatchNorm) foldedOutputs.add(t.dataId);
+        if (folded) clamped.set(t.dataId, folded === 'relu6' ? [0, 6] : [0, Infinity]);
+        return t;
+      };
       if (!out) {
         const layer = built(e, options, floatMode, biasKey, guestOf(backend));
         let result: TensorInfo | undefined;
@@ -228,7 +242,7 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
         } else {
           out = layer.forward(input, shape);
         }
-        if (!FUSED.has(activation)) applyActivation(out, activation, e.info.outChannels, info.outHeight * info.outWidth, nchw, attrs, prelu);
+        if (!FUSED.has(act)) applyActivation(out, act, e.info.outChannels, info.outHeight * info.outWidth, nchw, attrs, prelu);
         if (result) return mark(result);
       }
       return mark(makeOutput(backend, outShape, out));
@@ -241,6 +255,19 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
     const kernelFunc: KernelConfig['kernelFunc'] = (args) => {
       const x = args.inputs.x!;
       if (!foldedOutputs.has(x.dataId)) return orig.kernelFunc(args);
+      args.backend.incRef!(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    };
+    return { ...orig, kernelFunc };
+  }
+
+  // An activation on a folded conv's output, which already lies in the activation's range, returns it.
+  function activationReplacement(orig: KernelConfig, range: (attrs: Record<string, unknown>) => [number, number]): KernelConfig {
+    const kernelFunc: KernelConfig['kernelFunc'] = (args) => {
+      const x = args.inputs.x!;
+      const r = clamped.get(x.dataId);
+      const [lo, hi] = range(args.attrs ?? {});
+      if (!r || r[0] < lo || r[1] > hi) return orig.kernelFunc(args);
       args.backend.incRef!(x.dataId);
       return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
     };
@@ -264,6 +291,20 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
       tf.unregisterKernel('FusedBatchNorm', backendName);
       tf.registerKernel(batchNormReplacement(orig));
       originals.push(orig);
+    }
+  }
+  if (activationFolds.size > 0) {
+    const ranges: Record<string, (attrs: Record<string, unknown>) => [number, number]> = {
+      Relu: () => [0, Infinity], Relu6: () => [0, 6], ClipByValue: (a) => [Number(a.clipValueMin), Number(a.clipValueMax)],
+    };
+    for (const backendName of backends as string[]) {
+      for (const [name, range] of Object.entries(ranges)) {
+        const orig = tf.getKernel(name, backendName);
+        if (!orig) continue;
+        tf.unregisterKernel(name, backendName);
+        tf.registerKernel(activationReplacement(orig, range));
+        originals.push(orig);
+      }
     }
   }
 

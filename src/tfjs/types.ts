@@ -48,6 +48,14 @@ export interface UseDSConvOptions extends Partial<QuantSettings> {
    * folded). For inference only (predict/execute): the BN's moving statistics are used.
    */
   foldBatchNorm?: boolean;
+  /**
+   * Fold each ReLU or ReLU6 layer into the conv before it, when that conv's output (or that of
+   * its folded BatchNormalization) goes only to the activation (see `findActivationFolds`): the
+   * conv clamps in its epilogue, and the activation's kernels (`Relu`, `Relu6`, `ClipByValue`)
+   * return their input. Needs `model` (a LayersModel: a graph model's converter already fuses
+   * them); default true when `model` is given.
+   */
+  foldActivation?: boolean;
 }
 
 /** One quantized (or kept-float) conv as the plug-in holds it. */
