@@ -45,24 +45,21 @@ import { lanes } from './lanes';
       const i = load<i32>(ind + <usize>t * 4);
       store<u32>(slots + <usize>t * 4, <u32>select<usize>(inp + <usize>i * iStride, zero, i >= 0));
     }
-    dwconvPixel<T>(params, slots, o, true);
+    dwconvPixel<T>(params, taps, inp, iStride, zero, slots, o, true);
   }
   for (let p = early; p < npix; p++) {
-    dwconvPixel<T>(params, indir + <usize>(p * taps) * 4, out + <usize>(p * outStride) * 4, false);
+    dwconvPixel<T>(params, taps, inp, iStride, zero, indir + <usize>(p * taps) * 4, out + <usize>(p * outStride) * 4, false);
   }
 }
 
 /**
  * One output pixel at o: its taps' input addresses read from `at` (resolved), or their indices
- * (not resolved: -1 reads zeroInput). Reads its fields of the record per pixel: few next to the taps.
+ * (not resolved: -1 reads `zero`). Reads its other fields of the record per pixel: few next to
+ * the taps.
  */
 // @ts-ignore: decorator
-@inline function dwconvPixel<T>(params: usize, at: usize, o: usize, resolved: bool): void {
+@inline function dwconvPixel<T>(params: usize, taps: i32, inp: usize, iStride: usize, zero: usize, at: usize, o: usize, resolved: bool): void {
   const bf16 = sizeof<T>() == 2;
-  const taps = arg(params, ConvParam.taps);
-  const inp = ptr(params, ConvParam.input);
-  const iStride = <usize>arg(params, ConvParam.inputStride) * sizeof<T>();
-  const zero = ptr(params, ConvParam.zeroInput);
   const channels = arg(params, ConvParam.channels);
   const w = ptr(params, ConvParam.weights);
   const scale = ptr(params, ConvParam.epiScale);

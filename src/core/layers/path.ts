@@ -109,7 +109,11 @@ export interface Lane {
 /** The bytes of one lane's buffers that a path allocates (the row image is the forward path's). */
 export type LaneBytes = Omit<Lane, 'rowImage'>;
 
-/** Channels per tap up to which the float kernel reads row runs: measured 1.25x on a 7x7 3-channel stem, 1.1x on 3x3 taps of 3 to 8. */
+/**
+ * Channels per tap up to which the float kernel reads row runs. On the kernel alone, measured
+ * 1.25x on a 7x7 3-channel stem and 1.0-1.16x on 3x3 taps of 4 to 16 channels; past 8 the gain is
+ * small next to the row image's copy and memory.
+ */
 const ROW_RUN_CHANNELS = 8;
 
 /** Whether a float-kernel path reads row runs (geometry.ts RowLayout) for geometry g. */
