@@ -1,5 +1,5 @@
 // Seeded data for reproducible tests: the package's mulberry32 for uniforms, Box–Muller for normals.
-// And where the real test photos are.
+// Where the real test photos are, and the comparisons of outputs the tests share.
 import { fileURLToPath } from 'node:url';
 import { mulberry32 } from 'dsconv/reference';
 import { loadRuntime, install, rt } from '../dist/core/internal.js';
@@ -32,6 +32,15 @@ export function randn(r, n) {
   for (let k = 0; k < n; k++) out[k] = r.normal();
   return out;
 }
+
+/** Same length and every element the same value (Object.is: -0 and NaN count). */
+export const identical = (a, b) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+
+/** The largest |a[i] - b[i]|. */
+export const maxDiff = (a, b) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+
+/** The largest |a[i]|. */
+export const peak = (a) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 
 /**
  * Runs `fn(r)` with r, a runtime loaded with init() `options`, installed as the one layers and

@@ -6,11 +6,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { init, profile, DSConv2d, Conv2d } from 'dsconv';
 import { rt, guestRuntime, withRuntime } from '../../dist/core/internal.js';
-import { rng, randn, onRuntime } from '../util.js';
+import { rng, randn, onRuntime, identical } from '../util.js';
 
 await init();
 const r = rng(4242);
-const identical = (a, b) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
 
 /**
  * A stand-in for an emscripten module's heap: a bump allocator over its own memory that grows it

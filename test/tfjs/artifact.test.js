@@ -19,7 +19,7 @@ import { useDSConv, encodeArtifact, decodeArtifact, loadQuantizedModel, ARTIFACT
 import { crc32 } from 'dsconv/reference';
 import { fileIO, readImage, cropSquare } from 'dsconv/files';
 import { writeGraphModel } from './graphmodel.js';
-import { rng, randn, PHOTOS } from '../util.js';
+import { rng, randn, PHOTOS, identical } from '../util.js';
 
 tf.env().set('IS_TEST', true);
 await init();
@@ -28,7 +28,6 @@ await tf.setBackend('cpu');
 // tfjs-core's namespace with the two loaders, as @tensorflow/tfjs has them.
 const tfx = { ...tf, loadLayersModel: tfl.loadLayersModel, loadGraphModel: tfc.loadGraphModel };
 const tmp = mkdtempSync(join(tmpdir(), 'dsconv-art-'));
-const identical = (a, b) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
 const count = (shape) => shape.reduce((a, b) => a * b, 1);
 const input = tf.tensor4d(randn(rng(3), 2 * 10 * 10 * 3), [2, 10, 10, 3]);
 

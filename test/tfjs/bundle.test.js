@@ -14,7 +14,7 @@ import { encodeBundle, decodeBundle, BUNDLE_VERSION } from 'dsconv/tfjs';
 import { crc32 } from 'dsconv/reference';
 import { fileIO } from 'dsconv/files';
 import { writeGraphModel } from './graphmodel.js';
-import { rng, randn } from '../util.js';
+import { rng, randn, identical } from '../util.js';
 
 tf.env().set('IS_TEST', true);
 await init();
@@ -26,7 +26,6 @@ const load = async (seed) => {
 };
 const model = await load(7);
 const input = tf.tensor4d(randn(rng(3), 2 * 10 * 10 * 3), [2, 10, 10, 3]);
-const identical = (a, b) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
 
 /** A bundle with a float first layer, 6-bit others, and a CDS on the last. */
 function makeBundle(m = model) {

@@ -9,7 +9,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { init } from 'dsconv';
 import { useDSConv, findActivationFolds } from 'dsconv/tfjs';
-import { rng, randn } from '../util.js';
+import { rng, randn, identical, maxDiff, peak } from '../util.js';
 
 tf.env().set('IS_TEST', true);
 await init();
@@ -17,9 +17,6 @@ await tf.setBackend('cpu');
 
 const r = rng(11);
 const tensor = (shape, scale = 1, offset = 0) => tf.tensor(randn(r, shape.reduce((a, b) => a * b, 1)).map((v) => v * scale + offset), shape);
-const identical = (a, b) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
-const maxDiff = (a, b) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
-const peak = (a) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 const ACTIVATION_KERNELS = ['Relu', 'Relu6', 'ClipByValue'];
 
 /**

@@ -16,7 +16,7 @@ import { init, DSConv2d, Conv2d } from 'dsconv';
 import { useDSConv, calibrate, findBatchNormFolds, foldFactors, decodeBundle, encodeBundle, BUNDLE_VERSION } from 'dsconv/tfjs';
 import { fileIO, readImage, cropSquare } from 'dsconv/files';
 import { sqnrDb, crc32 } from 'dsconv/reference';
-import { rng, randn, PHOTOS } from '../util.js';
+import { rng, randn, PHOTOS, identical, maxDiff, peak } from '../util.js';
 
 tf.env().set('IS_TEST', true);
 await init();
@@ -24,9 +24,6 @@ await tf.setBackend('cpu');
 
 const r = rng(5);
 const tensor = (shape, scale = 1, offset = 0) => tf.tensor(randn(r, shape.reduce((a, b) => a * b, 1)).map((v) => v * scale + offset), shape);
-const identical = (a, b) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
-const maxDiff = (a, b) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
-const peak = (a) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 // Layers in the plug-in's list by their weight's name (the list follows execution order).
 const named = (layers, conv) => layers.find((l) => l.info.name.startsWith(`${conv}/`));
 

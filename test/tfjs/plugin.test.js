@@ -17,7 +17,7 @@ import { fileIO } from 'dsconv/files';
 import { readImage, psnr, cropSquare } from 'dsconv/files';
 import { sqnrDb, dsconvReference, nhwcToNchw } from 'dsconv/reference';
 import { writeGraphModel } from './graphmodel.js';
-import { rng, randn, PHOTOS } from '../util.js';
+import { rng, randn, PHOTOS, identical } from '../util.js';
 
 tf.env().set('IS_TEST', true); // silences tfjs's "install tfjs-node" banner
 await init();
@@ -34,7 +34,6 @@ function oihw(f, [kh, kw, cin, last], depthwise) {
   return out;
 }
 
-const identical = (a, b) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
 const r = rng(11);
 const tensor = (shape, scale = 1) => tf.tensor(randn(r, shape.reduce((a, b) => a * b, 1)).map((v) => v * scale), shape);
 
