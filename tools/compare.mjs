@@ -4,17 +4,18 @@
 // both, taking turns call batch by call batch, and the ratio of median times is printed. Outputs
 // must be bit-identical, or the comparison stops. For a refactor's before/after:
 //   git worktree add /tmp/before <commit> && (cd /tmp/before && npm ci)
-//   node tools/compare.mjs /tmp/before . [--layers 7x7,1x1] [--rounds 60]
+//   node tools/compare.mjs /tmp/before . [--layers 7x7,1x1] [--extra] [--rounds 60]
+// --extra adds the whole-model layers the suite lacks (3x3 stems, MobileNetV2's big depthwise ones).
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const { values: flags, positionals } = parseArgs({
-  allowPositionals: true, options: { layers: { type: 'string' }, rounds: { type: 'string', default: '60' } },
+  allowPositionals: true, options: { layers: { type: 'string' }, extra: { type: 'boolean' }, rounds: { type: 'string', default: '60' } },
 });
 if (positionals.length !== 2) {
-  console.error('usage: node tools/compare.mjs OLD_ROOT NEW_ROOT [--layers A,B] [--rounds N]');
+  console.error('usage: node tools/compare.mjs OLD_ROOT NEW_ROOT [--layers A,B] [--extra] [--rounds N]');
   process.exit(2);
 }
 
@@ -30,7 +31,18 @@ await a.init();
 await b.init();
 const { SUITE, selectLayers, layerData, convOptions } = await import(pathToFileURL(resolve(positionals[1], 'dist/bench/index.js')).href);
 const { nchwToNhwc } = await import(pathToFileURL(resolve(positionals[1], 'dist/reference/index.js')).href);
-const layers = flags.layers ? selectLayers(flags.layers.split(',')) : SUITE;
+/** A layer outside the suite, in its LayerSpec form (padding (k - 1) / 2, as the suite's). */
+function spec(name, size, inChannels, outChannels, kernel, stride = 1, groups = 1) {
+  const o = Math.floor((size + 2 * ((kernel - 1) >> 1) - kernel) / stride) + 1;
+  return { name, size, inChannels, outChannels, kernel, stride, groups, macs: o * o * outChannels * (inChannels / groups) * kernel * kernel };
+}
+const EXTRA = [
+  spec('mobilenetv2 Conv1 224x224 3->32 3x3 s2', 224, 3, 32, 3, 2),
+  spec('rdn 128x128 3->64 3x3', 128, 3, 64, 3),
+  spec('mobilenetv2 112x112 96 dw3x3 s2', 112, 96, 96, 3, 2, 96),
+  spec('mobilenetv2 56x56 144 dw3x3', 56, 144, 144, 3, 1, 144),
+];
+const layers = [...(flags.layers ? selectLayers(flags.layers.split(',')) : SUITE), ...(flags.extra ? EXTRA : [])];
 const rounds = Number(flags.rounds);
 const median = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
 
