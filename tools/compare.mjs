@@ -29,18 +29,13 @@ async function entry(root) {
 const [a, b] = await Promise.all(positionals.map(entry));
 await a.init();
 await b.init();
-const { SUITE, selectLayers, layerData, convOptions } = await import(pathToFileURL(resolve(positionals[1], 'dist/bench/index.js')).href);
+const { SUITE, selectLayers, layerSpec, layerData, convOptions } = await import(pathToFileURL(resolve(positionals[1], 'dist/bench/index.js')).href);
 const { nchwToNhwc } = await import(pathToFileURL(resolve(positionals[1], 'dist/reference/index.js')).href);
-/** A layer outside the suite, in its LayerSpec form (padding (k - 1) / 2, as the suite's). */
-function spec(name, size, inChannels, outChannels, kernel, stride = 1, groups = 1) {
-  const o = Math.floor((size + 2 * ((kernel - 1) >> 1) - kernel) / stride) + 1;
-  return { name, size, inChannels, outChannels, kernel, stride, groups, macs: o * o * outChannels * (inChannels / groups) * kernel * kernel };
-}
 const EXTRA = [
-  spec('mobilenetv2 Conv1 224x224 3->32 3x3 s2', 224, 3, 32, 3, 2),
-  spec('rdn 128x128 3->64 3x3', 128, 3, 64, 3),
-  spec('mobilenetv2 112x112 96 dw3x3 s2', 112, 96, 96, 3, 2, 96),
-  spec('mobilenetv2 56x56 144 dw3x3', 56, 144, 144, 3, 1, 144),
+  layerSpec('mobilenetv2 Conv1 224x224 3->32 3x3 s2', 224, 3, 32, 3, 2),
+  layerSpec('rdn 128x128 3->64 3x3', 128, 3, 64, 3),
+  layerSpec('mobilenetv2 112x112 96 dw3x3 s2', 112, 96, 96, 3, 2, 96),
+  layerSpec('mobilenetv2 56x56 144 dw3x3', 56, 144, 144, 3, 1, 144),
 ];
 const layers = [...(flags.layers ? selectLayers(flags.layers.split(',')) : SUITE), ...(flags.extra ? EXTRA : [])];
 const rounds = Number(flags.rounds);

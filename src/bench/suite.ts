@@ -22,24 +22,25 @@ export const padOf = (s: Pick<LayerSpec, 'kernel'>) => (s.kernel - 1) >> 1;
 export const outSizeOf = (s: Pick<LayerSpec, 'size' | 'kernel' | 'stride'>) =>
   outputExtent(s.size, s.kernel, s.stride, 1, padOf(s), padOf(s));
 
-function layer(name: string, size: number, inChannels: number, outChannels: number, kernel: number, stride = 1, groups = 1): LayerSpec {
+/** A layer's spec, its MACs counted at the suite's padding (tools/compare.mjs makes extra ones). */
+export function layerSpec(name: string, size: number, inChannels: number, outChannels: number, kernel: number, stride = 1, groups = 1): LayerSpec {
   const o = outSizeOf({ size, kernel, stride });
   return { name, size, inChannels, outChannels, kernel, stride, groups, macs: o * o * outChannels * (inChannels / groups) * kernel * kernel };
 }
 
 /** The layers of issue 3, batch 1; every one has a bias and a ReLU. Names give the input size. */
 export const SUITE: readonly LayerSpec[] = [
-  layer('resnet18 56x56 64->64', 56, 64, 64, 3),
-  layer('resnet18 28x28 128->128', 28, 128, 128, 3),
-  layer('resnet18 14x14 256->256', 14, 256, 256, 3),
-  layer('resnet18 7x7 512->512', 7, 512, 512, 3),
-  layer('resnet18 56x56 64->128 s2', 56, 64, 128, 3, 2),
-  layer('resnet50 56x56 64->256 1x1', 56, 64, 256, 1),
-  layer('resnet50 14x14 1024->256 1x1', 14, 1024, 256, 1),
-  layer('vgg16 56x56 256->256', 56, 256, 256, 3),
-  layer('mobilenetv2 14x14 96->576 1x1', 14, 96, 576, 1),
-  layer('mobilenetv2 14x14 576 dw3x3', 14, 576, 576, 3, 1, 576),
-  layer('stem 224x224 3->64 7x7 s2', 224, 3, 64, 7, 2),
+  layerSpec('resnet18 56x56 64->64', 56, 64, 64, 3),
+  layerSpec('resnet18 28x28 128->128', 28, 128, 128, 3),
+  layerSpec('resnet18 14x14 256->256', 14, 256, 256, 3),
+  layerSpec('resnet18 7x7 512->512', 7, 512, 512, 3),
+  layerSpec('resnet18 56x56 64->128 s2', 56, 64, 128, 3, 2),
+  layerSpec('resnet50 56x56 64->256 1x1', 56, 64, 256, 1),
+  layerSpec('resnet50 14x14 1024->256 1x1', 14, 1024, 256, 1),
+  layerSpec('vgg16 56x56 256->256', 56, 256, 256, 3),
+  layerSpec('mobilenetv2 14x14 96->576 1x1', 14, 96, 576, 1),
+  layerSpec('mobilenetv2 14x14 576 dw3x3', 14, 576, 576, 3, 1, 576),
+  layerSpec('stem 224x224 3->64 7x7 s2', 224, 3, 64, 7, 2),
 ];
 
 /**
