@@ -13,5 +13,6 @@ export {
 export { decodeBundle, encodeBundle, BUNDLE_VERSION, type Bundle, type BundleLayer } from './bundle.js';
 export { findBatchNormFolds, foldFactors, type BatchNormFold, type FoldFactors, type TensorRef } from './fold.js';
 export { findActivationFolds, type ActivationFold } from './fold-activation.js';
+export { findPaddingFolds, type PaddingFold } from './fold-padding.js';
 export { encodeArtifact, decodeArtifact, ARTIFACT_VERSION, type DecodedArtifact, type ModelArtifactsLike, type WeightSpec } from './artifact.js';
 export { loadQuantizedModel, type LoadQuantizedOptions, type QuantizedModel, type LoadTfLike } from './load.js';

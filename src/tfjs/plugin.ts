@@ -15,6 +15,7 @@ import { object, describe, keysOf, knownOptions } from '../core/validate.js';
 import { decodeBundle, encodeBundle, sameShape, weightsCrc, type BundleLayer } from './bundle.js';
 import { findBatchNormFolds, foldBias, foldFactors, scaleRows, type BatchNormFold } from './fold.js';
 import { type ActivationFold, findActivationFolds } from './fold-activation.js';
+import { type PaddingFold, findPaddingFolds } from './fold-padding.js';
 import { KERNELS, type Backend, type ConvCall, type DSConvPlugin, type KernelConfig, type LayerInfo, type PluginLayer, type TensorInfo, type TfLike, type UseDSConvOptions } from './types.js';
 import { applyActivation, makeOutput, readFloat, toOIHW, wasmHeap } from './adapters.js';
 import { coveredBackends } from './backends.js';
@@ -45,7 +46,7 @@ const FUSED = new Set(['linear', 'relu', 'relu6']);
 let active: { tf: TfLike; restore: () => void } | null = null;
 
 const OPTION_KEYS = keysOf<UseDSConvOptions>({
-  bits: 1, blockSize: 1, mantissaBits: 1, depthwiseBlocks: 1, backends: 1, layers: 1, model: 1, float: 1, bundle: 1, foldBatchNorm: 1, foldActivation: 1,
+  bits: 1, blockSize: 1, mantissaBits: 1, depthwiseBlocks: 1, backends: 1, layers: 1, model: 1, float: 1, bundle: 1, foldBatchNorm: 1, foldActivation: 1, foldPadding: 1,
 });
 const CHANGE_KEYS = ['q', 'scales', 'gamma', 'delta'];
 
@@ -79,6 +80,8 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
   if (o.foldBatchNorm && o.model === undefined) throw new RangeError('options.foldBatchNorm needs options.model (the LayersModel or GraphModel), to see which conv feeds which BatchNormalization');
   if (o.foldActivation !== undefined && typeof o.foldActivation !== 'boolean') throw new TypeError(`options.foldActivation must be a boolean, got ${describe(o.foldActivation)}`);
   if (o.foldActivation && o.model === undefined) throw new RangeError('options.foldActivation needs options.model (the LayersModel), to see which conv feeds which ReLU');
+  if (o.foldPadding !== undefined && typeof o.foldPadding !== 'boolean') throw new TypeError(`options.foldPadding must be a boolean, got ${describe(o.foldPadding)}`);
+  if (o.foldPadding && o.model === undefined) throw new RangeError('options.foldPadding needs options.model (the LayersModel), to see which ZeroPadding2D feeds which conv');
   // With a bundle, its layers say which convs carry their BN; otherwise the model's graph does.
   // The graph's folds also give a folded bundle layer its float weights W·s (calibration's and
   // observers' reference), which the bundle does not hold.
@@ -92,6 +95,10 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
   // ReLU / ReLU6 folded into the conv before them, and the range each such conv's output has.
   const activationFolds = o.model !== undefined && o.foldActivation !== false ? findActivationFolds(o.model as object) : new Map<object, ActivationFold>();
   const clamped = new WeakMap<object, readonly [number, number]>();
+  // ZeroPadding2D folded into the conv after it: the padding layer passes its input on, marked
+  // (by the dataId of the copy it returns) with the zeros its conv adds as its own padding.
+  const paddingFolds = o.model !== undefined && o.foldPadding !== false ? findPaddingFolds(o.model as object) : [];
+  const pendingPads = new WeakMap<object, { filter: object; shape: number[]; pads: PaddingFold['pads'] }>();
 
   const byData = new WeakMap<object, Entry>();
   const ids = new WeakMap<object, number>(); // bias dataId -> small number for the layer keys
@@ -180,17 +187,33 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
       const x = inputs.x!, filter = inputs.filter!;
       const activation = String(attrs.activation ?? 'linear');
       const nchw = attrs.dataFormat === 'NCHW';
-      if (x.dtype !== 'float32' || filter.dtype !== 'float32' || filter.shape.length !== 4 || x.shape.length !== 4) return orig.kernelFunc(args);
+      const pend = pendingPads.get(x.dataId);
+      const pads = pend && pend.filter === filter.dataId && sameShape(pend.shape, x.shape) ? pend.pads : undefined;
+      if (pads) pendingPads.delete(x.dataId);
+      // The original kernel, on the padded input where the padding layer passed its input on.
+      const fallback = () => {
+        if (!pads) return orig.kernelFunc(args);
+        const padded = tf.getKernel('PadV2', orig.backendName)!.kernelFunc({
+          inputs: { x }, backend, attrs: { paddings: [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]], constantValue: 0 },
+        }) as TensorInfo;
+        try {
+          return orig.kernelFunc({ ...args, inputs: { ...inputs, x: padded } });
+        } finally {
+          backend.disposeData!(padded.dataId);
+        }
+      };
+      if (x.dtype !== 'float32' || filter.dtype !== 'float32' || filter.shape.length !== 4 || x.shape.length !== 4) return fallback();
       const e = entryFor(filter, backend, depthwise);
       e.calls++;
-      if (!e.settings) return orig.kernelFunc(args);
+      if (!e.settings) return fallback();
       // The model's ReLU after this conv (or after its BN, when that is folded) runs here instead.
       const af = activationFolds.get(filter.dataId);
       const folded = af && activation === 'linear' && (!af.throughBatchNorm || e.foldedBatchNorm) ? af.activation : undefined;
       const act = folded ?? activation;
       const [batch, h, w] = nchw ? [x.shape[0], x.shape[2], x.shape[3]] : x.shape;
       const info = tf.backend_util.computeConv2DInfo(
-        x.shape, filter.shape, attrs.strides ?? 1, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, depthwise,
+        x.shape, filter.shape, attrs.strides ?? 1, attrs.dilations ?? 1, pads ? [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]] : attrs.pad,
+        attrs.dimRoundingMode, depthwise,
         nchw ? 'channelsFirst' : 'channelsLast');
       const pad = info.padInfo;
       // tfjs passes its bias broadcastable to the output; only per-channel (or scalar) bias is fused.
@@ -199,12 +222,12 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
         const bv = readFloat(backend, inputs.bias);
         if (bv.length === e.info.outChannels) bias = bv;
         else if (bv.length === 1) bias = new Float32Array(e.info.outChannels).fill(bv[0]);
-        else return orig.kernelFunc(args);
+        else return fallback();
       }
       let prelu: Float32Array | undefined;
       if (activation === 'prelu') {
         prelu = readFloat(backend, inputs.preluActivationWeights!).slice(); // a copy: the heap may move
-        if (prelu.length !== 1 && prelu.length !== e.info.outChannels) return orig.kernelFunc(args);
+        if (prelu.length !== 1 && prelu.length !== e.info.outChannels) return fallback();
       }
       const s = e.settings;
       const options: DSConvOptions = {
@@ -308,6 +331,28 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
     }
   }
 
+  // A folded padding layer passes its input on, as tf.reshape to its own shape: a new tensor on
+  // the same data (tfjs-layers copies an input returned as it is, and tfjs-backend-wasm's
+  // Identity copies too), while one of the plug-in's backends runs; on any other it pads.
+  const padCalls: [PaddingFold, PropertyDescriptor | undefined][] = [];
+  const reshape = (tf as { reshape?: unknown }).reshape as ((x: TensorInfo, shape: number[]) => TensorInfo) | undefined;
+  for (const f of paddingFolds) {
+    const layer = f.layer as unknown as { call(inputs: unknown, kwargs: unknown): unknown };
+    const own = Object.getOwnPropertyDescriptor(layer, 'call');
+    const call = layer.call;
+    layer.call = function (inputs: unknown, kwargs: unknown) {
+      const x = (Array.isArray(inputs) && inputs.length === 1 ? inputs[0] : inputs) as TensorInfo | undefined;
+      const on = tf.getBackend?.();
+      if (typeof on !== 'string' || !backends.includes(on) || typeof reshape !== 'function' || x?.dtype !== 'float32' || x.shape.length !== 4) {
+        return call.call(this, inputs, kwargs);
+      }
+      const y = reshape(x, x.shape);
+      pendingPads.set(y.dataId, { filter: f.filter.dataId, shape: [...x.shape], pads: f.pads });
+      return y;
+    };
+    padCalls.push([f, own]);
+  }
+
   let restored = false;
   const restore = () => {
     if (restored) return;
@@ -315,6 +360,10 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
     for (const orig of originals) {
       tf.unregisterKernel(orig.kernelName, orig.backendName);
       tf.registerKernel(orig);
+    }
+    for (const [f, own] of padCalls) {
+      if (own) Object.defineProperty(f.layer, 'call', own);
+      else delete (f.layer as { call?: unknown }).call;
     }
     for (const e of entries) dropBuilt(e);
     for (const g of guests.values()) g?.close();

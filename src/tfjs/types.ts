@@ -56,6 +56,13 @@ export interface UseDSConvOptions extends Partial<QuantSettings> {
    * them); default true when `model` is given.
    */
   foldActivation?: boolean;
+  /**
+   * Fold each ZeroPadding2D layer into the 'valid' conv after it, when the padding goes only to
+   * that conv (see `findPaddingFolds`): the conv takes the zeros as its own padding, reading the
+   * unpadded tensor, and the padding layer passes its input on instead of copying it into a
+   * larger one. Needs `model` (a LayersModel); default true when `model` is given.
+   */
+  foldPadding?: boolean;
 }
 
 /** One quantized (or kept-float) conv as the plug-in holds it. */
@@ -116,6 +123,7 @@ export interface TensorInfo { dataId: object; shape: number[]; dtype: DataType }
 export interface Backend {
   readSync(dataId: object): unknown;
   incRef?(dataId: object): void;
+  disposeData?(dataId: object): unknown;
   typedArrayFromHeap?(t: TensorInfo): ArrayLike<number>;
   makeTensorInfo?(shape: number[], dtype: DataType, values: Float32Array): TensorInfo;
   makeOutput?(shape: number[], dtype: DataType, memoryOffset?: undefined, values?: Float32Array): TensorInfo;

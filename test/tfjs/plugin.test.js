@@ -173,7 +173,7 @@ test('bad arguments are TypeErrors/RangeErrors naming them', () => {
 test('unknown options, per-layer settings and update() fields are TypeErrors naming them and the known ones', async () => {
   await tf.setBackend('cpu');
   assert.throws(() => useDSConv(tf, { bitz: 3 }),
-    (e) => e instanceof TypeError && e.message === 'options has an unknown option "bitz"; the options are bits, blockSize, mantissaBits, depthwiseBlocks, backends, layers, model, float, bundle, foldBatchNorm, foldActivation');
+    (e) => e instanceof TypeError && e.message === 'options has an unknown option "bitz"; the options are bits, blockSize, mantissaBits, depthwiseBlocks, backends, layers, model, float, bundle, foldBatchNorm, foldActivation, foldPadding');
   const ruled = useDSConv(tf, { layers: () => ({ bits: 5, blocksize: 8 }) });
   try {
     assert.throws(() => tf.conv2d(x, wc, 1, 'same'),
