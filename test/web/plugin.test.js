@@ -24,11 +24,15 @@ await tf.setBackend('cpu');
 const BITS = 4;
 const HTML = '<!doctype html><meta charset="utf-8"><title>dsconv plug-in test</title><script type="module" src="/dist/core/plugin-page.js"></script>';
 
-/** A small layers model with seeded weights: conv (relu), depthwise, 1x1, pooling, dense. */
+/**
+ * A small layers model with seeded weights: conv (relu), zero padding into a 'valid' depthwise
+ * (folded into it), 1x1, pooling, dense.
+ */
 async function smallModel() {
   const m = tfl.sequential({ layers: [
     tfl.layers.conv2d({ inputShape: [16, 16, 3], filters: 16, kernelSize: 3, padding: 'same', activation: 'relu' }),
-    tfl.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
+    tfl.layers.zeroPadding2d({ padding: [[0, 1], [0, 1]] }),
+    tfl.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'valid', activation: 'relu' }),
     tfl.layers.conv2d({ filters: 24, kernelSize: 1 }),
     tfl.layers.globalAveragePooling2d({}),
     tfl.layers.dense({ units: 5, activation: 'softmax' }),
