@@ -43,6 +43,28 @@ export const maxDiff = (a, b) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - 
 export const peak = (a) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 
 /**
+ * Counts the calls of tfjs kernels `names` on the cpu and wasm backends (those registered),
+ * under whatever wraps them later (a plug-in's replacement calls through to what it replaced):
+ * `calls`, and `restore()` to put the kernels back.
+ */
+export function countKernels(tf, names) {
+  const counter = { calls: 0, originals: [] };
+  for (const backend of ['cpu', 'wasm']) {
+    for (const name of names) {
+      const orig = tf.getKernel(name, backend);
+      if (!orig) continue;
+      counter.originals.push(orig);
+      tf.unregisterKernel(name, backend);
+      tf.registerKernel({ ...orig, kernelFunc: (args) => { counter.calls++; return orig.kernelFunc(args); } });
+    }
+  }
+  counter.restore = () => {
+    for (const orig of counter.originals) { tf.unregisterKernel(orig.kernelName, orig.backendName); tf.registerKernel(orig); }
+  };
+  return counter;
+}
+
+/**
  * Runs `fn(r)` with r, a runtime loaded with init() `options`, installed as the one layers and
  * kernels use; then puts the previous one back and shuts r down.
  */

@@ -96,7 +96,8 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
   const activationFolds = o.model !== undefined && o.foldActivation !== false ? findActivationFolds(o.model as object) : new Map<object, ActivationFold>();
   const clamped = new WeakMap<object, readonly [number, number]>();
   // ZeroPadding2D folded into the conv after it: the padding layer passes its input on, marked
-  // (by the dataId of the copy it returns) with the zeros its conv adds as its own padding.
+  // (by the dataId of the tensor it returns, the input's own data) with the zeros its conv adds
+  // as its own padding.
   const paddingFolds = o.model !== undefined && o.foldPadding !== false ? findPaddingFolds(o.model as object) : [];
   const pendingPads = new WeakMap<object, { filter: object; shape: number[]; pads: PaddingFold['pads'] }>();
 
@@ -297,14 +298,18 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
     return { ...orig, kernelFunc };
   }
 
+  const allReplaced = new Set<string>(); // backends on which every conv kernel is the plug-in's
   for (const backendName of backends as string[]) {
+    let n = 0;
     for (const name of KERNELS) {
       const orig = tf.getKernel(name, backendName);
       if (!orig) continue;
       tf.unregisterKernel(name, backendName);
       tf.registerKernel(replacement(orig, name.includes('Depthwise')));
       originals.push(orig);
+      n++;
     }
+    if (n === KERNELS.length) allReplaced.add(backendName);
   }
   if (originals.length === 0) throw new RangeError(`options.backends: none of ${JSON.stringify(backends)} has conv kernels registered; import the backend first`);
   if (folds.size > 0 || bundle?.layers.some((l) => l.foldedBatchNorm)) {
@@ -333,7 +338,8 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
 
   // A folded padding layer passes its input on, as tf.reshape to its own shape: a new tensor on
   // the same data (tfjs-layers copies an input returned as it is, and tfjs-backend-wasm's
-  // Identity copies too), while one of the plug-in's backends runs; on any other it pads.
+  // Identity copies too), while a backend whose conv kernels are all the plug-in's runs; on any
+  // other it pads.
   const padCalls: [PaddingFold, PropertyDescriptor | undefined][] = [];
   const reshape = (tf as { reshape?: unknown }).reshape as ((x: TensorInfo, shape: number[]) => TensorInfo) | undefined;
   for (const f of paddingFolds) {
@@ -343,7 +349,7 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
     layer.call = function (inputs: unknown, kwargs: unknown) {
       const x = (Array.isArray(inputs) && inputs.length === 1 ? inputs[0] : inputs) as TensorInfo | undefined;
       const on = tf.getBackend?.();
-      if (typeof on !== 'string' || !backends.includes(on) || typeof reshape !== 'function' || x?.dtype !== 'float32' || x.shape.length !== 4) {
+      if (typeof on !== 'string' || !allReplaced.has(on) || typeof reshape !== 'function' || x?.dtype !== 'float32' || x.shape.length !== 4) {
         return call.call(this, inputs, kwargs);
       }
       const y = reshape(x, x.shape);

@@ -9,7 +9,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { init } from 'dsconv';
 import { useDSConv, findActivationFolds } from 'dsconv/tfjs';
-import { rng, randn, identical, maxDiff, peak } from '../util.js';
+import { rng, randn, identical, maxDiff, peak, countKernels } from '../util.js';
 
 tf.env().set('IS_TEST', true);
 await init();
@@ -53,23 +53,7 @@ function smallModel() {
 const model = smallModel();
 const x = tensor([2, 9, 8, 6], 2);
 
-/** Counts the original activation kernels' calls on both backends, under whatever wraps them. */
-function countActivations() {
-  const counter = { calls: 0, originals: [] };
-  for (const backend of ['cpu', 'wasm']) {
-    for (const name of ACTIVATION_KERNELS) {
-      const orig = tf.getKernel(name, backend);
-      if (!orig) continue;
-      counter.originals.push(orig);
-      tf.unregisterKernel(name, backend);
-      tf.registerKernel({ ...orig, kernelFunc: (args) => { counter.calls++; return orig.kernelFunc(args); } });
-    }
-  }
-  counter.restore = () => {
-    for (const orig of counter.originals) { tf.unregisterKernel(orig.kernelName, orig.backendName); tf.registerKernel(orig); }
-  };
-  return counter;
-}
+const countActivations = () => countKernels(tf, ACTIVATION_KERNELS);
 
 test('the analysis folds conv → BN → ReLU(6), conv + bias → ReLU, depthwise → BN → relu6; not a BN or conv with another consumer, nor ReLU(4)', () => {
   const folds = findActivationFolds(model);

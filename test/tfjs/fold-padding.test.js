@@ -10,7 +10,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { init } from 'dsconv';
 import { useDSConv, findPaddingFolds } from 'dsconv/tfjs';
-import { rng, randn, identical, maxDiff, peak } from '../util.js';
+import { rng, randn, identical, maxDiff, peak, countKernels } from '../util.js';
 
 tf.env().set('IS_TEST', true);
 await init();
@@ -46,20 +46,7 @@ function smallModel() {
 const model = smallModel();
 const x = tensor([2, 11, 10, 5], 2);
 
-/** Counts the original PadV2 kernel's calls on both backends, under whatever wraps it. */
-function countPads() {
-  const counter = { calls: 0, originals: [] };
-  for (const backend of ['cpu', 'wasm']) {
-    const orig = tf.getKernel('PadV2', backend);
-    counter.originals.push(orig);
-    tf.unregisterKernel('PadV2', backend);
-    tf.registerKernel({ ...orig, kernelFunc: (args) => { counter.calls++; return orig.kernelFunc(args); } });
-  }
-  counter.restore = () => {
-    for (const orig of counter.originals) { tf.unregisterKernel(orig.kernelName, orig.backendName); tf.registerKernel(orig); }
-  };
-  return counter;
-}
+const countPads = () => countKernels(tf, ['PadV2']);
 
 test('the analysis folds a padding layer into the valid conv or depthwise conv it alone feeds; not before a same conv, a second consumer or a pool', () => {
   const folds = findPaddingFolds(model);

@@ -16,7 +16,7 @@ import { init, DSConv2d, Conv2d } from 'dsconv';
 import { useDSConv, calibrate, findBatchNormFolds, foldFactors, decodeBundle, encodeBundle, BUNDLE_VERSION } from 'dsconv/tfjs';
 import { fileIO, readImage, cropSquare } from 'dsconv/files';
 import { sqnrDb, crc32 } from 'dsconv/reference';
-import { rng, randn, PHOTOS, identical, maxDiff, peak } from '../util.js';
+import { rng, randn, PHOTOS, identical, maxDiff, peak, countKernels } from '../util.js';
 
 tf.env().set('IS_TEST', true);
 await init();
@@ -67,20 +67,7 @@ function smallModel() {
 const model = smallModel();
 const x = tensor([2, 10, 9, 8]);
 
-/** Counts the original FusedBatchNorm kernel's calls on every backend, under whatever wraps it. */
-function countBatchNorm() {
-  const counter = { calls: 0, originals: [] };
-  for (const b of ['cpu', 'wasm']) {
-    const orig = tf.getKernel('FusedBatchNorm', b);
-    counter.originals.push(orig);
-    tf.unregisterKernel('FusedBatchNorm', b);
-    tf.registerKernel({ ...orig, kernelFunc: (args) => { counter.calls++; return orig.kernelFunc(args); } });
-  }
-  counter.restore = () => {
-    for (const orig of counter.originals) { tf.unregisterKernel('FusedBatchNorm', orig.backendName); tf.registerKernel(orig); }
-  };
-  return counter;
-}
+const countBatchNorm = () => countKernels(tf, ['FusedBatchNorm']);
 
 test('the analysis folds conv → BN, conv + bias → BN, depthwise → BN; not a conv with another consumer, nor one with relu', () => {
   const folds = findBatchNormFolds(model);
