@@ -82,18 +82,19 @@ export * from '@tensorflow/tfjs-core';`;
 }
 
 /**
- * Opens the page in `browser` with `query` (see web/bench-page.js), waits for the run to end and
- * returns globalThis.benchDone: { doc, results, build, threads, engines, unavailable } and what the
- * page shows. Progress lines, and the page's errors and warnings (ORT's thread fallback is one), go to `onLine`.
+ * Opens the page in `browser` with `query` (see web/bench-page.js), waits for the run to end (at
+ * most `timeout` ms; 0, the default: no limit) and returns globalThis.benchDone: { doc, results,
+ * build, threads, engines, unavailable } and what the page shows. Progress lines, and the page's
+ * errors and warnings (ORT's thread fallback is one), go to `onLine`.
  */
-export async function runHeadless(browser, url, query, onLine = () => {}) {
+export async function runHeadless(browser, url, query, onLine = () => {}, { timeout = 0 } = {}) {
   const page = await browser.newPage();
   try {
     await page.exposeFunction('benchProgress', (line) => onLine(String(line)));
     page.on('pageerror', (e) => onLine(`page error: ${e.message}\n`));
     page.on('console', (m) => { if (m.type() === 'warn' || m.type() === 'error') onLine(`page ${m.type()}: ${m.text()}\n`); });
     await page.goto(`${url}/?${new URLSearchParams({ run: '1', ...query })}`);
-    await waitInPage(page, () => globalThis.benchDone !== undefined, { timeout: 0, every: 250 });
+    await waitInPage(page, () => globalThis.benchDone !== undefined, { timeout, every: 250 });
     const done = await page.evaluate(() => globalThis.benchDone);
     if (done.error) throw new Error(`the benchmark page failed: ${done.error}`);
     return { ...done, page: { bar: await page.$eval('#bar', (b) => b.value), rows: await page.$$eval('#table tbody tr', (r) => r.length),
