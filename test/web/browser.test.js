@@ -207,9 +207,10 @@ test('a wasmUrl that is not there: init() rejects naming the option, URL and sta
 
 /**
  * runHeadless, tried once more when the page has not finished within 2 minutes (a short run takes
- * about 10 s). In Firefox, about one run in ten stalls before its first progress line while the
- * worker starts nested workers (ORT's threads, or dsconv's pool, whose own 30 s limit then falls
- * back to one thread, which the tests below reject); that startup is not what they check.
+ * about 10 s). In Firefox, about one isolated run in ten stalls before its first progress line
+ * while the worker starts nested workers: ORT's threads, which wait with no limit, or dsconv's
+ * pool, which gives up after 30 s and runs on one thread (the first test below then fails on its
+ * thread count). That startup is not what these tests check.
  */
 async function runBenchPage(url, query, onLine) {
   for (let attempt = 1; ; attempt++) {
