@@ -191,12 +191,12 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
       const pend = pendingPads.get(x.dataId);
       const pads = pend && pend.filter === filter.dataId && sameShape(pend.shape, x.shape) ? pend.pads : undefined;
       if (pads) pendingPads.delete(x.dataId);
+      // The zeros as tfjs's explicit padding: [[0, 0], [top, bottom], [left, right], [0, 0]].
+      const paddings = pads && [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]];
       // The original kernel, on the padded input where the padding layer passed its input on.
       const fallback = () => {
-        if (!pads) return orig.kernelFunc(args);
-        const padded = tf.getKernel('PadV2', orig.backendName)!.kernelFunc({
-          inputs: { x }, backend, attrs: { paddings: [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]], constantValue: 0 },
-        }) as TensorInfo;
+        if (!paddings) return orig.kernelFunc(args);
+        const padded = tf.getKernel('PadV2', orig.backendName)!.kernelFunc({ inputs: { x }, backend, attrs: { paddings, constantValue: 0 } }) as TensorInfo;
         try {
           return orig.kernelFunc({ ...args, inputs: { ...inputs, x: padded } });
         } finally {
@@ -213,8 +213,7 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
       const act = folded ?? activation;
       const [batch, h, w] = nchw ? [x.shape[0], x.shape[2], x.shape[3]] : x.shape;
       const info = tf.backend_util.computeConv2DInfo(
-        x.shape, filter.shape, attrs.strides ?? 1, attrs.dilations ?? 1, pads ? [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]] : attrs.pad,
-        attrs.dimRoundingMode, depthwise,
+        x.shape, filter.shape, attrs.strides ?? 1, attrs.dilations ?? 1, paddings ?? attrs.pad, attrs.dimRoundingMode, depthwise,
         nchw ? 'channelsFirst' : 'channelsLast');
       const pad = info.padInfo;
       // tfjs passes its bias broadcastable to the output; only per-channel (or scalar) bias is fused.
