@@ -26,10 +26,13 @@ export interface InitOptions {
    * rule). 1 runs everything on the calling thread with no workers. More than 1 needs shared
    * memory and workers; where they are missing (a page that is not cross-origin isolated) the
    * runtime runs on one thread and getInfo() says why. Half the cores because the rest of an app
-   * (a model's other ops, a page) needs them: on 2 cores a whole model through the TF.js plug-in
-   * ran no faster on 2 threads than on 1 (docs/BENCHMARKS.md#threads), though single layers did.
+   * (a model's other ops, a page) needs them: on 2 cores MobileNetV2 through the TF.js plug-in
+   * ran no faster on 2 threads than on 1, though single layers and the RDN upscaler did
+   * (docs/BENCHMARKS.md#threads-through-the-plug-in).
    * At most four because each call has barriers between its phases, which cost small layers
-   * more than the split gains past that; ask for more on big inputs. In Node the DSCONV_THREADS
+   * more than the split gains past that; ask for more on big inputs. More than 1 also loads the
+   * threaded build's single-thread twin, on which the TF.js plug-in runs the calls not worth
+   * copying into shared memory, in place on tfjs-backend-wasm's heap. In Node the DSCONV_THREADS
    * environment variable sets the default.
    */
   threads?: number | 'auto';
@@ -152,6 +155,11 @@ export async function loadRuntime(options: InitOptions = {}): Promise<Runtime> {
     loaded = await pick(options, want, threaded);
   }
   const r = new Runtime(loaded.kernels, loaded.relaxed ? 'relaxed' : 'simd', loaded.module);
+  // The same build over a plain memory, for guests on another module's heap (guest.ts): tfjs's
+  // small calls run there with no copy, on one thread, beside the workers. Without one the
+  // threaded runtime still runs; guests are only a saving.
+  const twin = threaded && loaded.shared && single === undefined
+    ? loadTwin(options, loaded.relaxed ? 'relaxed' : 'simd').catch((e: unknown) => (e as Error).message) : undefined;
   if (threaded && loaded.shared) {
     try {
       const probeAt = [0];
@@ -165,6 +173,11 @@ export async function loadRuntime(options: InitOptions = {}): Promise<Runtime> {
       why = `the workers could not start: ${(e as Error).message}`;
     }
   }
+  if (twin) {
+    const t = await twin;
+    if (typeof t === 'string') r.twinReason = `its single-thread twin did not load: ${t}`;
+    else r.plainTwin = t;
+  } else if (loaded.shared) r.twinReason = 'no single-thread twin was given beside it';
   r.threadsAsked = asked;
   if (why !== undefined) r.threadsReason = `${asked} threads were asked for, 1 runs: ${why}`;
   return r;
@@ -196,6 +209,18 @@ async function pick(options: InitOptions, want: 'auto' | Build, threaded: boolea
     }
   }
   return load(await source(options, threaded ? 'simdThreads' : 'simd'));
+}
+
+/**
+ * The single-thread module of `build`, for guests to instantiate over their host's memory:
+ * loaded once here to check that it is that build and, if relaxed, exact on this engine.
+ */
+async function loadTwin(options: InitOptions, build: Build): Promise<WebAssembly.Module> {
+  const loaded = await load(await source(options, build));
+  if (loaded.shared || loaded.relaxed !== (build === 'relaxed')) throw new Error(`the module given as the ${build} build is another build`);
+  const fault = loaded.relaxed ? relaxedDotFault(loaded.kernels) : undefined;
+  if (fault) throw new Error(`its relaxed dot product is not exact (${fault})`);
+  return loaded.module;
 }
 
 /** Exports of the relaxed build only, which a portable module lacks: never called there. */

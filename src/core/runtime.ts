@@ -33,6 +33,19 @@ export interface ScratchSet {
  */
 export const SPLIT_MIN_MACS = 1 << 18;
 
+/**
+ * A call whose input and output would be copied into a threaded runtime's memory and back (a
+ * tfjs-wasm tensor, which a guest runtime reads in place on one thread) splits only from this
+ * size, and where it has at least COPIED_SPLIT_MACS_PER_BYTE for each byte copied. Between a
+ * model's calls the workers fall asleep, and waking them (0.1-0.2 ms a call here) and the copies
+ * cost most of MobileNetV2's calls more than the split saved: through the plug-in on 2 threads
+ * (docs/BENCHMARKS.md#threads-through-the-plug-in) its depthwise convs all lost, its 1x1 convs
+ * under 2^24 MACs broke even at best, its biggest gained; the RDN's, 21M to 600M MACs at 5 to
+ * 100 MACs per byte, mostly gained, and the whole model ran 1.4x as fast.
+ */
+export const COPIED_SPLIT_MIN_MACS = 1 << 24;
+export const COPIED_SPLIT_MACS_PER_BYTE = 4;
+
 export class Runtime implements JobHost {
   /** The exports layers call; swapped for a timed copy while profile() runs. */
   k: Kernels;
@@ -50,6 +63,12 @@ export class Runtime implements JobHost {
   /** Threads init() asked for ('auto' resolved), and why fewer run, if they do. */
   threadsAsked = 1;
   threadsReason?: string;
+  /**
+   * A threaded runtime's build compiled over a plain memory, which guests instantiate (guest.ts),
+   * or why there is none. Unset on a single-thread runtime, whose own module serves.
+   */
+  plainTwin?: WebAssembly.Module;
+  twinReason?: string;
   /** Multiply-accumulates from which a call is split (SPLIT_MIN_MACS; the tests lower it). */
   splitMinMacs = SPLIT_MIN_MACS;
   /** While profile() runs: calls stay unsplit, since the workers would call the untimed exports. */
@@ -89,6 +108,14 @@ export class Runtime implements JobHost {
     const n = this.threads;
     if (n === 1 || this.profiling || macs < this.splitMinMacs) return 1;
     return Math.min(n, Math.max(2, Math.floor(macs / this.splitMinMacs)));
+  }
+
+  /**
+   * Whether a call of `macs` multiply-accumulates is better split here, on the workers, than run
+   * on one thread where its data lies, when splitting means copying `bytes` in and out.
+   */
+  splitPaysCopies(macs: number, bytes: number): boolean {
+    return this.sharesFor(macs) > 1 && macs >= COPIED_SPLIT_MIN_MACS && macs >= COPIED_SPLIT_MACS_PER_BYTE * bytes;
   }
 
   /** A job of `shares` shares (threads/job.ts). */

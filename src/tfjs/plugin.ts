@@ -113,13 +113,13 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
   let observer: ((call: ConvCall) => Float32Array | void) | null = null;
   const originals: KernelConfig[] = [];
   // Per backend, the guest runtime on its heap, or null: its layers copy in and out of dsconv's
-  // memory. Only a single-thread runtime makes guests: on more threads the copies let the
-  // workers share the calls, which the guest, on tfjs's unshared memory, cannot.
+  // memory. A guest runs on one thread (tfjs's memory is not shared); on more, the calls worth
+  // the copies run on dsconv's own runtime, split over its workers.
   const guests = new Map<Backend, Runtime | null>();
   const guestOf = (backend: Backend): Runtime | null => {
     let g = guests.get(backend);
     if (g === undefined) {
-      const heap = rt().threads === 1 ? wasmHeap(backend) : undefined;
+      const heap = wasmHeap(backend);
       const made = heap && guestRuntime(heap);
       guests.set(backend, g = typeof made === 'object' ? made : null);
     }
@@ -255,7 +255,11 @@ export function useDSConv(tf: TfLike, options: UseDSConvOptions = {}): DSConvPlu
         return t;
       };
       if (!out) {
-        const layer = built(e, options, floatMode, biasKey, guestOf(backend));
+        // On tfjs's heap unless the workers would gain more than copying the tensors costs.
+        const outFloats = outShape.reduce((a, b) => a * b, 1);
+        const macs = outFloats * info.filterHeight * info.filterWidth * (depthwise ? 1 : e.info.inChannels);
+        const guest = rt().splitPaysCopies(macs, 4 * (input.length + outFloats)) ? null : guestOf(backend);
+        const layer = built(e, options, floatMode, biasKey, guest);
         let result: TensorInfo | undefined;
         if (typeof backend.typedArrayFromHeap === 'function' && typeof backend.makeOutput === 'function') {
           // wasm backend: the layer writes straight into the output tensor's heap. Allocating it

@@ -6,7 +6,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { init, profile, DSConv2d, Conv2d } from 'dsconv';
 import { rt, guestRuntime, withRuntime } from '../../dist/core/internal.js';
-import { rng, randn, onRuntime, identical } from '../util.js';
+import { readFileSync } from 'node:fs';
+import { rng, randn, onRuntime, onSplittingThreads, identical } from '../util.js';
 
 await init();
 const r = rng(4242);
@@ -47,7 +48,7 @@ function place(host, data) {
   return { at, view: () => new Float32Array(host.memory.buffer, at, data.length) };
 }
 
-/** Runs fn with the plain single-thread build installed (a threaded one cannot be a guest's). */
+/** Runs fn with the plain single-thread build installed. */
 const onPlainRuntime = (fn) => onRuntime({ threads: 1 }, fn);
 
 const CASES = [
@@ -59,12 +60,16 @@ const CASES = [
   { name: 'Conv2d 3x3', make: (w, o) => new Conv2d(w, o), o: { inChannels: 8, outChannels: 12, kernelSize: 3, padding: 1 } },
 ];
 
-for (const layout of ['NHWC', 'NCHW']) {
-  test(`${layout}: a guest runtime's layers read and write the host's memory in place, bit-identical to dsconv's own, the input unchanged`, async () => {
-    await onPlainRuntime(() => {
+// On 2 threads the guest is the threaded build's plain twin, and dsconv's own layers split every call.
+for (const [layout, threads] of [['NHWC', 1], ['NCHW', 1], ['NHWC', 2]]) {
+  test(`${layout}, ${threads} thread(s): a guest runtime's layers read and write the host's memory in place, bit-identical to dsconv's own, the input unchanged`, async () => {
+    await (threads === 1 ? onPlainRuntime : (fn) => onSplittingThreads(threads, fn))(() => {
       const host = hostHeap();
       const guest = guestRuntime(host);
       assert.type(guest, 'object', `no guest runtime: ${guest}`);
+      assert.is(guest.build, rt().build, 'the guest runs the installed build');
+      assert.is(guest.threads, 1);
+      const runs = rt().pool?.runs;
       for (const c of CASES) {
         const g = c.o.groups ?? 1;
         const w = randn(r, c.o.outChannels * (c.o.inChannels / g) * c.o.kernelSize ** 2).map((v) => v * 0.2);
@@ -107,6 +112,7 @@ for (const layout of ['NHWC', 'NCHW']) {
         host.free(full);
       }
       assert.ok(rt().heap.usedBytes > 0 && guest.heap.usedBytes > 0);
+      if (threads > 1) assert.ok(rt().pool.runs > runs, 'the own layers ran split, on the workers');
       guest.close();
       assert.is(guest.heap.usedBytes, 0, 'the guest holds nothing after close()');
       assert.is(host.live.size, 0, 'every block from the host\'s malloc was freed');
@@ -148,14 +154,24 @@ test('views whose getters lie (buffer, byteOffset, length) are read and written 
   });
 });
 
-test('a host whose malloc fails is a RangeError saying so; a threaded build makes no guest, and says why', async () => {
+test('a host whose malloc fails is a RangeError saying so; a threaded build given alone makes no guest, and says why', async () => {
   const host = hostHeap();
   await onPlainRuntime(() => {
     assert.throws(() => guestRuntime({ memory: host.memory, malloc: () => 0, free: host.free }),
       (e) => e instanceof RangeError && /could not allocate \d+ bytes from the host module's heap/.test(e.message));
   });
-  await onRuntime({ threads: 2 }, () => {
-    assert.is(guestRuntime(host), 'the loaded module is a threaded build');
+  const threaded = readFileSync(new URL('../../build/dsconv-threads.wasm', import.meta.url));
+  await onRuntime({ threads: 2, wasmBinary: threaded }, (r) => {
+    assert.is(r.threads, 2);
+    assert.is(guestRuntime(host), 'the loaded module is a threaded build, and no single-thread twin was given beside it');
+  });
+  const wasmUrl = { simd: 'no/such/dsconv.wasm', simdThreads: new URL('../../build/dsconv-threads.wasm', import.meta.url) };
+  await onRuntime({ threads: 2, wasmUrl, build: 'simd' }, (r) => {
+    assert.is(r.threads, 2, 'the threaded runtime runs without its twin');
+    assert.match(guestRuntime(host), /^the loaded module is a threaded build, and its single-thread twin did not load: dsconv could not read options.wasmUrl.simd from /);
+  });
+  await onRuntime({ threads: 2, wasmBinary: { simd: threaded, simdThreads: threaded }, build: 'simd' }, () => {
+    assert.is(guestRuntime(host), 'the loaded module is a threaded build, and its single-thread twin did not load: the module given as the simd build is another build');
   });
   assert.is(host.live.size, 0);
 });

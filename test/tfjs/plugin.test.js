@@ -17,7 +17,7 @@ import { fileIO } from 'dsconv/files';
 import { readImage, psnr, cropSquare } from 'dsconv/files';
 import { sqnrDb, dsconvReference, nhwcToNchw } from 'dsconv/reference';
 import { writeGraphModel } from './graphmodel.js';
-import { rng, randn, PHOTOS, identical } from '../util.js';
+import { rng, randn, PHOTOS, identical, onRuntime } from '../util.js';
 
 tf.env().set('IS_TEST', true); // silences tfjs's "install tfjs-node" banner
 await init();
@@ -93,6 +93,39 @@ for (const backend of ['cpu', 'wasm']) {
     });
   }
 }
+
+test('wasm, 2 threads: small calls run on tfjs\'s heap, a call worth the copies splits over the workers; outputs as on 1 thread', async () => {
+  await tf.setBackend('wasm');
+  const xb = tensor([1, 48, 48, 64]);
+  const wb = tensor([3, 3, 64, 64], 0.05);
+  const big = () => tf.conv2d(xb, wb, 1, 'same'); // 85M MACs, 42 per byte copied: split
+  const small = () => tf.conv2d(x, wc, 2, 'same'); // 0.3M MACs: on tfjs's heap
+  const q = { bits: 4 };
+  const outputs = (plugin) => {
+    try {
+      return [big().dataSync(), small().dataSync()];
+    } finally {
+      plugin.restore();
+    }
+  };
+  const want = outputs(useDSConv(tf, q));
+  await onRuntime({ threads: 2 }, (rt2) => {
+    assert.is(rt2.threads, 2);
+    const plugin = useDSConv(tf, q);
+    try {
+      let runs = rt2.pool.runs, used = rt2.heap.usedBytes;
+      assert.ok(identical(small().dataSync(), want[1]), 'small call');
+      assert.is(rt2.pool.runs, runs, 'the small call did not run on the workers');
+      assert.is(rt2.heap.usedBytes, used, 'nor in dsconv\'s memory');
+      runs = rt2.pool.runs;
+      assert.ok(identical(big().dataSync(), want[0]), 'big call');
+      assert.ok(rt2.pool.runs > runs, 'the big call ran on the workers');
+      assert.ok(rt2.heap.usedBytes > used, 'its layer is in dsconv\'s memory');
+    } finally {
+      plugin.restore();
+    }
+  });
+});
 
 test('NCHW (dataFormat channels first) in and out, as DSConv2d with layout NCHW', async () => {
   await tf.setBackend('cpu');
