@@ -41,7 +41,7 @@ export const SPLIT_MIN_MACS = 1 << 18;
  * cost most of MobileNetV2's calls more than the split saved: through the plug-in on 2 threads
  * (docs/BENCHMARKS.md#threads-through-the-plug-in) its depthwise convs all lost, its 1x1 convs
  * under 2^24 MACs broke even at best, its biggest gained; the RDN's, 21M to 600M MACs at 5 to
- * 100 MACs per byte, mostly gained, and the whole model ran 1.4x as fast.
+ * 100 MACs per byte, mostly gained, and the whole model ran 1.2-1.5x as fast.
  */
 export const COPIED_SPLIT_MIN_MACS = 1 << 24;
 export const COPIED_SPLIT_MACS_PER_BYTE = 4;
