@@ -11,6 +11,7 @@
 import { parseArgs } from 'node:util';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { loadTf } from '../dist/cli/model.js';
+import { samePad } from '../dist/core/geometry.js';
 import { init } from 'dsconv';
 import { useDSConv, findBatchNormFolds, findPaddingFolds, foldFactors } from 'dsconv/tfjs';
 import { fileIO, readImage, readModelJson } from 'dsconv/files';
@@ -90,12 +91,6 @@ async function foldedFloatModel(model, path, pads = false) {
     l.setWeights([tf.tensor(kernel, w[0].shape), tf.tensor(bias, [channels])]);
   }
   return folded;
-}
-
-/** TensorFlow's 'same' padding of one axis of size n: [before, after]. */
-function samePad(n, k, s, d) {
-  const total = Math.max((Math.ceil(n / s) - 1) * s + (k - 1) * d + 1 - n, 0);
-  return [Math.floor(total / 2), total - Math.floor(total / 2)];
 }
 
 if (args.fold) {

@@ -162,7 +162,7 @@ function interleave([t, b]: [number, number], [l, r]: [number, number]): [number
 }
 
 /** TensorFlow's 'same' padding along one axis: [before, after]. */
-function samePad(size: number, k: number, s: number, d: number): [number, number] {
+export function samePad(size: number, k: number, s: number, d: number): [number, number] {
   const out = Math.ceil(size / s);
   const total = Math.max((out - 1) * s + (k - 1) * d + 1 - size, 0);
   return [Math.floor(total / 2), total - Math.floor(total / 2)];
